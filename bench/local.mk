@@ -1,0 +1,1 @@
+# Bench suite: `make bench` (never part of `make check`).

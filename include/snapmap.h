@@ -1,0 +1,562 @@
+/*
+ * snapmap.h - an RCU-protected map of immutable, sorted snapshots.
+ *
+ * A snapmap maps byte-string keys to byte-string values.  Every version of
+ * the map (a snapshot) is immutable and sorted by key.  The map holds one
+ * pointer to the current snapshot.  Readers enter an RCU read-side critical
+ * section of the flavor the map was created with, load that pointer and
+ * search: no lock, no atomic read-modify-write, no store to shared memory.
+ * Writers serialize on one writer mutex, build the next snapshot with their
+ * change applied (entries are shared between versions, never modified),
+ * publish it, and hand the old snapshot to call_rcu, which frees it after a
+ * grace period.
+ *
+ * Include the liburcu flavor header of your choice (e.g. <urcu.h>,
+ * <urcu/urcu-memb.h>, <urcu/urcu-qsbr.h>, <urcu/urcu-bp.h>,
+ * <urcu/urcu-mb.h>) BEFORE this header so that snapmap_new() binds to it,
+ * exactly as cds_lfht_new() does.
+ *
+ * Return values: functions returning int return 0 on success or a negative
+ * errno value.  Functions returning a pointer return NULL and set errno.
+ *
+ * Synchronization table.  "RCS" means "inside an RCU read-side critical
+ * section of the map's flavor (rcu_read_lock held)"; "registered" means
+ * the calling thread is a registered RCU thread of that flavor (bp
+ * registers threads on first use; under qsbr the thread must also be
+ * online).  No row needs a lock of the caller's own.
+ *
+ *   operation                         | must hold RCS | may block          | registered
+ *   ----------------------------------+---------------+--------------------+-----------
+ *   snapmap_snapshot                  | yes           | no                 | yes
+ *   find / count / version / iter_*   | yes, or pin   | no                 | if RCS
+ *   snapmap_get                       | no (takes it) | no                 | yes
+ *   snapmap_pin                       | no (takes it) | no                 | yes
+ *   snapmap_unpin                     | no            | no                 | no
+ *   put / delete / compound writes    | no (allowed)  | on writer mutex    | yes
+ *   snapmap_update callback           | runs with the writer mutex held       |
+ *   batch stage (batch_put, ...)      | no            | no                 | no
+ *   snapmap_batch_commit              | no (allowed)  | on writer mutex    | yes
+ *   snapmap_new / snapmap_new_flavor  | no            | no                 | no
+ *   snapmap_destroy                   | must NOT hold | waits for grace    | yes
+ *                                     |               | periods            |
+ *
+ * A batch is not thread-safe: stage and commit it from one thread at a
+ * time.  Writers never wait for a grace period (reclamation is deferred
+ * with call_rcu), so they may be called inside a read-side critical
+ * section; a qsbr thread that blocks on the writer mutex stays online, which
+ * delays grace periods by at most the time the mutex is held.
+ *
+ * Lifetimes: a pointer returned by snapmap_snapshot(), snapmap_find() or
+ * the iterators is valid until the read-side critical section that
+ * obtained it ends.  A pinned snapshot (snapmap_pin()) and everything read
+ * from it stay valid until snapmap_unpin().
+ */
+#ifndef SNAPMAP_H
+#define SNAPMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <urcu/flavor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SNAPMAP_API __attribute__((visibility("default")))
+#else
+#define SNAPMAP_API
+#endif
+
+/* Opaque types. */
+struct snapmap;
+struct snapmap_snapshot;
+struct snapmap_batch;
+struct snapmap_update;
+
+/*
+ * Limits.  Key and value lengths are stored in 32 bits; the configured
+ * maxima may not exceed SNAPMAP_LEN_LIMIT.
+ */
+#define SNAPMAP_DEFAULT_MAX_KEY_LEN	4096u
+#define SNAPMAP_DEFAULT_MAX_VALUE_LEN	(16u << 20)
+#define SNAPMAP_LEN_LIMIT		UINT32_MAX
+
+/*
+ * The first snapshot of a new map is empty and has this version; every
+ * publish increments the version by exactly one.
+ */
+#define SNAPMAP_INITIAL_VERSION		0
+
+/*
+ * snapmap_compare_fn - a total order on keys.
+ * Returns <0, 0 or >0 as a sorts before, equal to or after b.  Must be a
+ * pure function of its arguments: it is called by readers concurrently
+ * with writers, inside read-side critical sections.
+ */
+typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
+				  const void *b, size_t blen, void *ctx);
+
+/*
+ * snapmap_value_destroy_fn - release what a stored value owns.
+ * Called exactly once for each value stored in the map (by put, a compound
+ * write or a batch), after the grace period in which the last snapshot
+ * holding it was retired and after the last pin of such a snapshot was
+ * released.  @val points at the map's copy of the value bytes.  Called from
+ * the call_rcu thread, from snapmap_unpin() or from snapmap_destroy(); it
+ * must not call into the same map.
+ */
+typedef void (*snapmap_value_destroy_fn)(void *val, size_t vlen, void *ctx);
+
+/*
+ * struct snapmap_config - creation parameters.  Zero-initialize, then set
+ * what you need; a zero field means its default.
+ * @max_key_len:    longest key accepted (default SNAPMAP_DEFAULT_MAX_KEY_LEN).
+ * @max_value_len:  longest value accepted (default
+ *                  SNAPMAP_DEFAULT_MAX_VALUE_LEN).
+ * @compare:        key order; NULL means bytewise (memcmp order, and on a
+ *                  common prefix the shorter key first).
+ * @compare_ctx:    passed to @compare.
+ * @value_destroy:  optional destructor for stored values.
+ * @destroy_ctx:    passed to @value_destroy.
+ */
+struct snapmap_config {
+	size_t max_key_len;
+	size_t max_value_len;
+	snapmap_compare_fn compare;
+	void *compare_ctx;
+	snapmap_value_destroy_fn value_destroy;
+	void *destroy_ctx;
+};
+
+/*
+ * struct snapmap_kv - one entry as seen by a reader.  The pointers point
+ * into the snapshot; @val is aligned to alignof(max_align_t).
+ */
+struct snapmap_kv {
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+};
+
+/*
+ * struct snapmap_iter - a position in a snapshot.  Its fields are private
+ * and may change; allocate it on the stack and use the snapmap_iter_*
+ * functions only.
+ */
+struct snapmap_iter {
+	uintptr_t priv[4];
+};
+
+/* ------------------------------------------------------------------ */
+/* Creation and destruction                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * snapmap_new_flavor - create an empty map bound to an RCU flavor.
+ * @cfg:     creation parameters, or NULL for all defaults.  Copied.
+ * @flavor:  the liburcu flavor readers and writers use (e.g.
+ *           &urcu_qsbr_flavor).
+ *
+ * Returns the map, or NULL with errno set to EINVAL (NULL flavor, a
+ * maximum above SNAPMAP_LEN_LIMIT) or ENOMEM.  The map's first snapshot is
+ * empty, with version SNAPMAP_INITIAL_VERSION.
+ *
+ * Threads calling this function are NOT required to be registered RCU
+ * threads.
+ */
+SNAPMAP_API
+struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
+				   const struct rcu_flavor_struct *flavor);
+
+/*
+ * snapmap_new - create an empty map bound to the flavor whose header was
+ * included before this one.  See snapmap_new_flavor().
+ */
+static inline
+struct snapmap *snapmap_new(const struct snapmap_config *cfg)
+{
+	return snapmap_new_flavor(cfg, &rcu_flavor);
+}
+
+/*
+ * snapmap_destroy - free a map and everything it holds.
+ * @map: the map; no other thread may use it during or after the call.
+ *
+ * Waits for pending reclamation (rcu_barrier of the map's flavor), then
+ * frees the current snapshot, calling the value destructor for each value.
+ *
+ * Returns 0, -EINVAL for a NULL map, or -EBUSY while snapshots of the map
+ * are pinned or batches of the map exist (the map is then left intact).
+ *
+ * Must NOT be called inside a read-side critical section.  The calling
+ * thread must be a registered RCU thread (under qsbr it may be online;
+ * the barrier puts it offline while it waits).
+ */
+SNAPMAP_API
+int snapmap_destroy(struct snapmap *map);
+
+/* ------------------------------------------------------------------ */
+/* Read side                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * snapmap_snapshot - the map's current snapshot.
+ * @map: the map (must not be NULL).
+ *
+ * Returns the snapshot, valid until the read-side critical section ends.
+ * All reads through it see one consistent version of the map.
+ *
+ * Call with rcu_read_lock held.
+ */
+SNAPMAP_API
+const struct snapmap_snapshot *snapmap_snapshot(struct snapmap *map);
+
+/*
+ * snapmap_find - look a key up in a snapshot, without copying.
+ * @snap: a snapshot from snapmap_snapshot() or snapmap_pin().
+ * @key, @klen: the key (@key may be NULL when @klen is 0).
+ * @val, @vlen: out, the value's address and length; either may be NULL.
+ *
+ * Returns 0 when found, -ENOENT when absent, -EINVAL for a NULL snapshot
+ * or a NULL key with nonzero length.
+ *
+ * Call with rcu_read_lock held, or on a pinned snapshot.
+ */
+SNAPMAP_API
+int snapmap_find(const struct snapmap_snapshot *snap,
+		 const void *key, size_t klen,
+		 const void **val, size_t *vlen);
+
+/*
+ * snapmap_count - number of entries in a snapshot (0 for NULL).
+ * Call with rcu_read_lock held, or on a pinned snapshot.
+ */
+SNAPMAP_API
+size_t snapmap_count(const struct snapmap_snapshot *snap);
+
+/*
+ * snapmap_version - the snapshot's version (0 for NULL).  Versions of one
+ * map increase by one with every publish.
+ * Call with rcu_read_lock held, or on a pinned snapshot.
+ */
+SNAPMAP_API
+uint64_t snapmap_version(const struct snapmap_snapshot *snap);
+
+/*
+ * snapmap_iter_first - position @it on the snapshot's first (smallest) key.
+ * @kv: out, the entry there.
+ * Returns 0, -ENOENT when the snapshot is empty, -EINVAL for NULL args.
+ * Call with rcu_read_lock held, or on a pinned snapshot.
+ */
+SNAPMAP_API
+int snapmap_iter_first(const struct snapmap_snapshot *snap,
+		       struct snapmap_iter *it, struct snapmap_kv *kv);
+
+/*
+ * snapmap_iter_seek - position @it on the first key >= @key.
+ * Range scans start here; a prefix scan stops at the first key that does
+ * not start with the prefix.
+ * Returns 0, -ENOENT when every key is smaller, -EINVAL for bad args.
+ * Call with rcu_read_lock held, or on a pinned snapshot.
+ */
+SNAPMAP_API
+int snapmap_iter_seek(const struct snapmap_snapshot *snap,
+		      struct snapmap_iter *it, const void *key, size_t klen,
+		      struct snapmap_kv *kv);
+
+/*
+ * snapmap_iter_next - advance @it to the next key, in key order.
+ * Returns 0, -ENOENT past the last key (then again on every call),
+ * -EINVAL for NULL args.
+ * Call with rcu_read_lock held, or on a pinned snapshot; in the same
+ * critical section (or pin) as the snapmap_iter_first/seek that set @it.
+ */
+SNAPMAP_API
+int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv);
+
+/*
+ * snapmap_get - copy a value out of the current snapshot.
+ * @buf, @bufsize: where to copy (@buf may be NULL when @bufsize is 0).
+ * @vlen: out, the value's length (also set on -ERANGE); may be NULL.
+ *
+ * Returns 0, -ENOENT when absent, -ERANGE when @bufsize is smaller than
+ * the value (nothing copied, *vlen says how much is needed), -EINVAL for
+ * bad args.
+ *
+ * Takes and releases the read lock itself: the calling thread must be a
+ * registered RCU thread (online, under qsbr).  May be called inside a
+ * read-side critical section (read locks nest).
+ */
+SNAPMAP_API
+int snapmap_get(struct snapmap *map, const void *key, size_t klen,
+		void *buf, size_t bufsize, size_t *vlen);
+
+/*
+ * snapmap_pin - take a reference on the current snapshot.
+ *
+ * Returns a snapshot that stays valid, with every key and value read from
+ * it, outside any read-side critical section and in any thread until
+ * snapmap_unpin().  A pin keeps that snapshot and its entries alive, not
+ * later snapshots; until it is released, memory of the superseded
+ * entries cannot be reclaimed.  Returns NULL with errno EINVAL for a NULL
+ * map.
+ *
+ * Takes the read lock itself: the calling thread must be a registered RCU
+ * thread (online, under qsbr).
+ */
+SNAPMAP_API
+const struct snapmap_snapshot *snapmap_pin(struct snapmap *map);
+
+/*
+ * snapmap_unpin - release a snapshot returned by snapmap_pin().
+ * Frees the snapshot (and runs value destructors) if it was the last
+ * reference.  NULL is ignored.  Calling threads are NOT required to be
+ * registered RCU threads.
+ */
+SNAPMAP_API
+void snapmap_unpin(const struct snapmap_snapshot *snap);
+
+/* ------------------------------------------------------------------ */
+/* Write side                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Common to every write below.  Each write takes the map's writer mutex,
+ * builds the next snapshot, publishes it with one rcu_assign_pointer (a
+ * release: everything written to the snapshot before is visible to readers
+ * that load it) and retires the old snapshot with call_rcu.  Keys and
+ * values are copied; the caller's buffers may be reused on return.
+ *
+ * Common errors: -EINVAL (NULL map, NULL key or value with nonzero
+ * length), -E2BIG (key or value longer than the configured maximum),
+ * -ENOMEM, -EDEADLK (called from inside a snapmap_update() callback on the
+ * same map).  A write that fails changes nothing: same contents, same
+ * version.
+ *
+ * Threads calling writers need to be registered RCU threads (call_rcu
+ * requires it).  They do not need to hold the read lock, and may.
+ */
+
+/*
+ * snapmap_put - insert or overwrite @key with @val.
+ * Returns 0 or a common error.
+ */
+SNAPMAP_API
+int snapmap_put(struct snapmap *map, const void *key, size_t klen,
+		const void *val, size_t vlen);
+
+/*
+ * snapmap_delete - remove @key.
+ * Returns 0, -ENOENT when absent (nothing published), or a common error.
+ */
+SNAPMAP_API
+int snapmap_delete(struct snapmap *map, const void *key, size_t klen);
+
+/*
+ * snapmap_put_if_absent - insert @key only if it is absent (Go's
+ * LoadOrStore).
+ * @existing, @existing_size, @existing_len: optional (NULL/0/NULL) buffer
+ *   that receives the present value on -EEXIST; like snprintf, at most
+ *   @existing_size bytes are copied and *existing_len is the full length.
+ * Returns 0 when inserted, -EEXIST when present, or a common error.
+ */
+SNAPMAP_API
+int snapmap_put_if_absent(struct snapmap *map, const void *key, size_t klen,
+			  const void *val, size_t vlen,
+			  void *existing, size_t existing_size,
+			  size_t *existing_len);
+
+/*
+ * snapmap_replace - overwrite @key only if it is present.
+ * Returns 0, -ENOENT when absent, or a common error.
+ */
+SNAPMAP_API
+int snapmap_replace(struct snapmap *map, const void *key, size_t klen,
+		    const void *val, size_t vlen);
+
+/*
+ * snapmap_compare_and_swap - overwrite @key with @val only if its current
+ * value equals @expected byte for byte (same length, same bytes).
+ * Returns 0, -ENOENT when absent, -EAGAIN when the value differs
+ * (re-read and retry), or a common error.
+ */
+SNAPMAP_API
+int snapmap_compare_and_swap(struct snapmap *map, const void *key, size_t klen,
+			     const void *expected, size_t elen,
+			     const void *val, size_t vlen);
+
+/*
+ * snapmap_update_fn - decides the new value of one key.
+ * @cur, @curlen: the current value (valid during the call), or NULL/0.
+ * @present: whether the key is present.
+ * @u: pass to snapmap_update_set() or snapmap_update_delete() to change
+ *     the key; call neither to keep it as it is.
+ * Returns 0 to publish the decision, or a negative errno to abandon it
+ * (snapmap_update() then returns that value and publishes nothing).
+ *
+ * Runs with the map's writer mutex held: keep it short, and do not call
+ * write functions of the same map (they return -EDEADLK).
+ */
+typedef int (*snapmap_update_fn)(const void *key, size_t klen,
+				 const void *cur, size_t curlen, bool present,
+				 struct snapmap_update *u, void *ctx);
+
+/*
+ * snapmap_update - read-modify-write one key atomically with respect to
+ * every other writer; readers see the old value or the new one.
+ * Returns 0 (whatever @fn decided), what @fn returned if negative, or a
+ * common error.  Nothing is published when @fn keeps the value.
+ */
+SNAPMAP_API
+int snapmap_update(struct snapmap *map, const void *key, size_t klen,
+		   snapmap_update_fn fn, void *ctx);
+
+/*
+ * snapmap_update_set - from inside a snapmap_update_fn: make @val the new
+ * value (copied now).  A later set or delete in the same call wins.
+ * Returns 0, -EINVAL, -E2BIG or -ENOMEM.
+ */
+SNAPMAP_API
+int snapmap_update_set(struct snapmap_update *u, const void *val, size_t vlen);
+
+/*
+ * snapmap_update_delete - from inside a snapmap_update_fn: delete the key
+ * (a no-op if it is absent).  Returns 0 or -EINVAL.
+ */
+SNAPMAP_API
+int snapmap_update_delete(struct snapmap_update *u);
+
+/*
+ * snapmap_add_i64 - add @delta to the counter at @key.  A counter is an
+ * 8-byte value holding an int64_t in native byte order; it is created
+ * with value @delta when absent.
+ * @result: out, the new value; may be NULL.
+ * Returns 0, -EINVAL when the present value is not 8 bytes long,
+ * -EOVERFLOW when the sum overflows (nothing changed), or a common error.
+ */
+SNAPMAP_API
+int snapmap_add_i64(struct snapmap *map, const void *key, size_t klen,
+		    int64_t delta, int64_t *result);
+
+/* ------------------------------------------------------------------ */
+/* Batches                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A batch stages changes and commits them as ONE new snapshot: readers
+ * see all of it or none of it.  Ops on the same key apply in staging
+ * order (the last one wins).  Conditional ops (put_if_absent, replace,
+ * compare_and_swap) are checked at commit against the map as the batch's
+ * earlier ops leave it; if any fails, the whole commit fails and nothing
+ * changes.  A batch may also require that the map's version still equals
+ * a given one (optimistic transaction: read a snapshot, compute, commit
+ * only if nothing was published since).
+ *
+ * Staging copies keys and values into the batch and validates them; it
+ * never touches the map, so stage functions need no registration and
+ * take no lock.  A batch belongs to one map and must be used by one
+ * thread at a time.  After a successful commit or snapmap_batch_abort()
+ * the batch is empty and may be reused; after a failed commit its ops
+ * stay staged (inspect, then abort or commit again).  Using a batch after
+ * snapmap_batch_free() is undefined.
+ *
+ * Cost: a commit of k ops sorts them (k log k) and builds the new
+ * snapshot in one merge pass over the current one.
+ */
+
+/*
+ * snapmap_batch_new - create an empty batch for @map.
+ * Returns the batch, or NULL with errno EINVAL (NULL map) or ENOMEM.
+ * While a batch exists, snapmap_destroy() of its map returns -EBUSY.
+ */
+SNAPMAP_API
+struct snapmap_batch *snapmap_batch_new(struct snapmap *map);
+
+/*
+ * snapmap_batch_free - free a batch and its staged ops (NULL is ignored).
+ */
+SNAPMAP_API
+void snapmap_batch_free(struct snapmap_batch *batch);
+
+/*
+ * Staging functions.  Each returns 0, -EINVAL (NULL batch, NULL key or
+ * value with nonzero length), -E2BIG (longer than the map's maxima) or
+ * -ENOMEM; a failed stage leaves the batch as it was.
+ */
+SNAPMAP_API
+int snapmap_batch_put(struct snapmap_batch *batch, const void *key,
+		      size_t klen, const void *val, size_t vlen);
+SNAPMAP_API
+int snapmap_batch_delete(struct snapmap_batch *batch, const void *key,
+			 size_t klen);
+SNAPMAP_API
+int snapmap_batch_put_if_absent(struct snapmap_batch *batch, const void *key,
+				size_t klen, const void *val, size_t vlen);
+SNAPMAP_API
+int snapmap_batch_replace(struct snapmap_batch *batch, const void *key,
+			  size_t klen, const void *val, size_t vlen);
+SNAPMAP_API
+int snapmap_batch_compare_and_swap(struct snapmap_batch *batch,
+				   const void *key, size_t klen,
+				   const void *expected, size_t elen,
+				   const void *val, size_t vlen);
+
+/*
+ * snapmap_batch_require_version - make the commit fail with -ESTALE
+ * unless the map's current version equals @version.  Returns 0 or
+ * -EINVAL.
+ */
+SNAPMAP_API
+int snapmap_batch_require_version(struct snapmap_batch *batch,
+				  uint64_t version);
+
+/*
+ * snapmap_batch_count - number of ops staged (0 for NULL).
+ */
+SNAPMAP_API
+size_t snapmap_batch_count(const struct snapmap_batch *batch);
+
+/*
+ * snapmap_batch_abort - drop every staged op and the version condition.
+ * Returns 0 or -EINVAL.
+ */
+SNAPMAP_API
+int snapmap_batch_abort(struct snapmap_batch *batch);
+
+/*
+ * SNAPMAP_BATCH_VERSION_OP - the *failed_op reported when the version
+ * condition failed.
+ */
+#define SNAPMAP_BATCH_VERSION_OP	SIZE_MAX
+
+/*
+ * snapmap_batch_commit - apply every staged op in one publish.
+ * @version: out, optional: the version that now holds the batch.
+ * @failed_op: out, optional: on a condition failure, the staging index
+ *   (0-based) of the first failing op, or SNAPMAP_BATCH_VERSION_OP.
+ *
+ * Returns 0 (the batch is then empty), or, changing nothing:
+ *   -ESTALE   the required version is no longer current;
+ *   -EEXIST   a put_if_absent found its key present;
+ *   -ENOENT   a replace or compare_and_swap found its key absent;
+ *   -EAGAIN   a compare_and_swap found another value;
+ *   -EALREADY the batch was committed and nothing was staged since;
+ *   -EINVAL, -ENOMEM, -EDEADLK as for every write.
+ * A batch with no op and no version condition commits without publishing
+ * (*version is the current version).  A batch whose ops leave the map
+ * unchanged still publishes a new version.
+ *
+ * Threads calling this function need to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
+			 size_t *failed_op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNAPMAP_H */

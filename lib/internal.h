@@ -1,0 +1,298 @@
+/*
+ * internal.h - what the files of lib/ share.  Not installed.
+ *
+ * Module map:
+ *   alloc.c    the one allocation seam (every byte the library allocates)
+ *   entry.c    immutable key/value entries and their reference counts
+ *   layout.c   snapshot layout: build, search, iterate, merge, free
+ *   map.c      map creation, configuration, destruction
+ *   read.c     read side: snapshot, find, iterate, get, pin/unpin
+ *   write.c    writer mutex, publish, plain put/delete
+ *   compound.c single-key compound writes (put_if_absent ... add_i64)
+ *   batch.c    staged ops, their evaluation, batch commit
+ *   reclaim.c  deferred reclamation of retired snapshots (call_rcu)
+ */
+#ifndef SNAPMAP_INTERNAL_H
+#define SNAPMAP_INTERNAL_H
+
+#define _LGPL_SOURCE	/* inline rcu_dereference/rcu_assign_pointer */
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/call-rcu.h>
+#include <urcu/compiler.h>
+#include <urcu/pointer.h>
+#include <urcu/ref.h>
+#include <urcu/uatomic.h>
+
+#include "snapmap.h"
+
+/* ThreadSanitizer builds (gcc spells it __SANITIZE_THREAD__). */
+#if defined(__SANITIZE_THREAD__)
+# define SM_TSAN 1
+#elif defined(__has_feature)
+# if __has_feature(thread_sanitizer)
+#  define SM_TSAN 1
+# endif
+#endif
+
+#ifdef SM_TSAN
+# include <sanitizer/tsan_interface.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* alloc.c                                                             */
+/* ------------------------------------------------------------------ */
+void *sm_alloc(size_t size);
+void *sm_calloc(size_t nmemb, size_t size);
+void sm_free(void *p);
+
+/* ------------------------------------------------------------------ */
+/* entry.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An entry is immutable once built and shared by every snapshot that
+ * holds it; @ref counts those snapshots plus any builder still holding
+ * its creation reference.  The value comes first so that it is aligned
+ * to max_align_t; the key follows it.
+ */
+struct sm_entry {
+	struct urcu_ref ref;
+	uint32_t klen;
+	uint32_t vlen;
+	alignas(max_align_t) unsigned char data[];
+};
+
+static inline const void *sm_entry_key(const struct sm_entry *e)
+{
+	return e->data + e->vlen;
+}
+
+static inline const void *sm_entry_val(const struct sm_entry *e)
+{
+	return e->data;
+}
+
+/* Checks lengths against @map's limits; -EINVAL, -E2BIG. */
+int sm_check_key(const struct snapmap *map, const void *key, size_t klen);
+int sm_check_value(const struct snapmap *map, const void *val, size_t vlen);
+
+/* A new entry holding one reference (the caller's); NULL on ENOMEM. */
+struct sm_entry *sm_entry_new(const void *key, size_t klen,
+			      const void *val, size_t vlen);
+void sm_entry_get(struct sm_entry *e);
+/*
+ * Drops a reference to an entry the map owns (it was written by a write
+ * that succeeded); the last one runs @map's value destructor and frees it.
+ */
+void sm_entry_put(struct snapmap *map, struct sm_entry *e);
+/* Frees an entry the map never took ownership of (a failed write, a
+ * delete's key); no destructor. */
+void sm_entry_discard(struct sm_entry *e);
+
+/* ------------------------------------------------------------------ */
+/* map.c                                                               */
+/* ------------------------------------------------------------------ */
+
+struct snapmap {
+	/*
+	 * Read-mostly part: everything a reader touches, on cache lines no
+	 * writer stores to while the map is in use.
+	 */
+	struct snapmap_snapshot *current;	/* RCU-protected */
+	const struct rcu_flavor_struct *flavor;
+	snapmap_compare_fn compare;
+	void *compare_ctx;
+	size_t max_key_len;
+	size_t max_value_len;
+	snapmap_value_destroy_fn value_destroy;
+	void *destroy_ctx;
+
+	/*
+	 * Writer part.  The padding keeps it off the readers' cache lines
+	 * whatever the allocation's alignment, so taking the writer mutex
+	 * does not invalidate lines every reader needs.
+	 */
+	char pad[CAA_CACHE_LINE_SIZE];
+	pthread_mutex_t writer_lock;
+	long pins;	/* outstanding snapmap_pin() references (uatomic) */
+	long batches;	/* live batches (uatomic) */
+};
+
+/* Key order of @map. */
+static inline int sm_compare(const struct snapmap *map,
+			     const void *a, size_t alen,
+			     const void *b, size_t blen)
+{
+	extern int sm_bytewise_compare(const void *a, size_t alen,
+				       const void *b, size_t blen);
+
+	if (map->compare)
+		return map->compare(a, alen, b, blen, map->compare_ctx);
+	return sm_bytewise_compare(a, alen, b, blen);
+}
+
+int sm_bytewise_compare(const void *a, size_t alen,
+			const void *b, size_t blen);
+
+/* ------------------------------------------------------------------ */
+/* layout.c: the snapshot layout.  Only this file knows how a snapshot  */
+/* stores its entries; everything else goes through these functions.    */
+/* ------------------------------------------------------------------ */
+
+struct snapmap_snapshot {
+	struct rcu_head rcu;		/* retirement (reclaim.c) */
+	struct urcu_ref ref;		/* 1 for the map (until reclaimed) + pins */
+	struct snapmap *map;
+	uint64_t version;
+	size_t count;
+	struct sm_entry *entries[];	/* sorted by key, unique */
+};
+
+/*
+ * One change to apply: @entry becomes the entry for its key, or, with
+ * @entry NULL, the key @key/@klen is removed.  Arrays of changes given to
+ * sm_layout_merge() are sorted by key with no key twice.
+ */
+struct sm_change {
+	const void *key;
+	size_t klen;
+	struct sm_entry *entry;
+};
+
+struct snapmap_snapshot *sm_layout_empty(struct snapmap *map,
+					 uint64_t version);
+/*
+ * A new snapshot: @old with @changes applied, at @version.  Takes its own
+ * references on every entry it holds.  NULL on ENOMEM (nothing changed).
+ */
+struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
+					 const struct sm_change *changes,
+					 size_t nchanges, uint64_t version);
+/* The entry with @key, or NULL. */
+const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
+				      const void *key, size_t klen);
+/* Position of the first entry >= @key (count when none). */
+size_t sm_layout_lower_bound(const struct snapmap_snapshot *snap,
+			     const void *key, size_t klen);
+/* The entry at @pos, or NULL past the end. */
+const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
+				    size_t pos);
+/* Drops the snapshot's entry references and frees it. */
+void sm_layout_free(struct snapmap_snapshot *snap);
+
+/* ------------------------------------------------------------------ */
+/* reclaim.c                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Hands a snapshot that readers may still hold to call_rcu. */
+void sm_retire(struct snapmap_snapshot *snap);
+void sm_snapshot_get(struct snapmap_snapshot *snap);
+void sm_snapshot_put(struct snapmap_snapshot *snap);
+
+/* The kinds of write; see batch.c. */
+enum sm_op_kind {
+	SM_OP_PUT,
+	SM_OP_DELETE,		/* batch delete: absent is fine */
+	SM_OP_DELETE_PRESENT,	/* snapmap_delete: absent is -ENOENT */
+	SM_OP_PUT_IF_ABSENT,
+	SM_OP_REPLACE,
+	SM_OP_CAS,
+};
+
+/* ------------------------------------------------------------------ */
+/* write.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Takes the writer mutex; -EDEADLK from inside an update callback. */
+int sm_writer_lock(struct snapmap *map);
+void sm_writer_unlock(struct snapmap *map);
+/* Marks the calling thread as inside an update callback of @map. */
+struct sm_update_frame {
+	const struct snapmap *map;
+	struct sm_update_frame *outer;
+};
+void sm_update_frame_enter(struct sm_update_frame *frame,
+			   const struct snapmap *map);
+void sm_update_frame_leave(struct sm_update_frame *frame);
+
+/* The current snapshot; call with the writer mutex held. */
+struct snapmap_snapshot *sm_current_locked(struct snapmap *map);
+/*
+ * With the writer mutex held: build the next snapshot from @changes,
+ * publish it and retire the old one.  0 or -ENOMEM (nothing changed).
+ */
+int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
+		      size_t nchanges, uint64_t *version);
+
+/*
+ * Where a single-key write copies the value that made it fail
+ * (put_if_absent's "existing" buffer), snprintf-style.
+ */
+struct sm_copy_out {
+	void *buf;
+	size_t size;
+	size_t *len;
+};
+
+/*
+ * One op, one publish: what every single-key write shares.  Validates,
+ * copies, takes the writer mutex, applies, publishes.  On -EEXIST, copies
+ * the present value to @existing (may be NULL).
+ */
+int sm_write_one(struct snapmap *map, enum sm_op_kind kind,
+		 const void *key, size_t klen, const void *val, size_t vlen,
+		 const void *expected, size_t elen,
+		 const struct sm_copy_out *existing);
+
+/* ------------------------------------------------------------------ */
+/* batch.c: ops, shared by single-key writes and batches               */
+/* ------------------------------------------------------------------ */
+
+
+
+struct sm_op {
+	enum sm_op_kind kind;
+	size_t seq;			/* staging index */
+	struct sm_entry *entry;		/* key (+ new value, except deletes) */
+	void *expected;			/* CAS only, owned */
+	size_t elen;
+};
+
+static inline bool sm_op_has_value(const struct sm_op *op)
+{
+	return op->kind != SM_OP_DELETE && op->kind != SM_OP_DELETE_PRESENT;
+}
+
+/*
+ * Fills @op (validating and copying key, value and expected value).
+ * 0, -EINVAL, -E2BIG or -ENOMEM; on error @op owns nothing.
+ */
+int sm_op_init(struct sm_op *op, const struct snapmap *map,
+	       enum sm_op_kind kind, const void *key, size_t klen,
+	       const void *val, size_t vlen,
+	       const void *expected, size_t elen);
+/*
+ * Releases what @op holds.  @committed: the write succeeded, so the map
+ * owns @op's value (its destructor runs when the last snapshot holding
+ * it goes); otherwise the value is dropped without the destructor.
+ */
+void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed);
+
+/*
+ * With the writer mutex held: apply @ops (sorted by key, then seq, by
+ * this function) to the current snapshot in one publish.  On a failed
+ * condition returns its error, sets *@failed to the smallest failing seq
+ * and *@conflict to the entry that made it fail (NULL if absent), valid
+ * while the mutex is held.
+ */
+int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
+			 uint64_t *version, size_t *failed,
+			 const struct sm_entry **conflict);
+
+#endif /* SNAPMAP_INTERNAL_H */

@@ -1,0 +1,90 @@
+/*
+ * map.c - creating and destroying maps.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int resolve_limit(size_t configured, size_t fallback, size_t *out)
+{
+	if (configured > SNAPMAP_LEN_LIMIT)
+		return -EINVAL;
+	*out = configured ? configured : fallback;
+	return 0;
+}
+
+struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
+				   const struct rcu_flavor_struct *flavor)
+{
+	static const struct snapmap_config defaults;
+	struct snapmap *map;
+	size_t max_key, max_value;
+
+	if (!cfg)
+		cfg = &defaults;
+	if (!flavor ||
+	    resolve_limit(cfg->max_key_len, SNAPMAP_DEFAULT_MAX_KEY_LEN,
+			  &max_key) ||
+	    resolve_limit(cfg->max_value_len, SNAPMAP_DEFAULT_MAX_VALUE_LEN,
+			  &max_value)) {
+		errno = EINVAL;
+		return NULL;
+	}
+
+	map = sm_calloc(1, sizeof(*map));
+	if (!map)
+		goto nomem;
+	map->flavor = flavor;
+	map->compare = cfg->compare;
+	map->compare_ctx = cfg->compare_ctx;
+	map->max_key_len = max_key;
+	map->max_value_len = max_value;
+	map->value_destroy = cfg->value_destroy;
+	map->destroy_ctx = cfg->destroy_ctx;
+	if (pthread_mutex_init(&map->writer_lock, NULL))
+		goto nomem_map;
+	/* Not yet shared with any thread: a plain store is enough. */
+	map->current = sm_layout_empty(map, SNAPMAP_INITIAL_VERSION);
+	if (!map->current)
+		goto nomem_mutex;
+	return map;
+
+nomem_mutex:
+	pthread_mutex_destroy(&map->writer_lock);
+nomem_map:
+	sm_free(map);
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+int snapmap_destroy(struct snapmap *map)
+{
+	struct snapmap_snapshot *last;
+
+	if (!map)
+		return -EINVAL;
+	if (uatomic_read(&map->pins) || uatomic_read(&map->batches))
+		return -EBUSY;
+	/*
+	 * Pairs with the barrier before the decrement in snapmap_unpin() and
+	 * snapmap_batch_free(): whatever they did with the map happened
+	 * before the counts we just read as zero, so before we free it.
+	 */
+	cmm_smp_mb();
+
+	last = map->current;
+	map->current = NULL;
+	sm_retire(last);
+	/*
+	 * Wait until every snapshot of this map handed to call_rcu (the
+	 * last one included) has been reclaimed: their callbacks use the
+	 * map.  rcu_barrier puts a qsbr caller offline while it waits.
+	 */
+	map->flavor->barrier();
+
+	pthread_mutex_destroy(&map->writer_lock);
+	sm_free(map);
+	return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * read.c - the read side.
+ *
+ * Readers load map->current once and do every read of one operation
+ * through that pointer, never through map->current again: that single
+ * load is what makes a scan see one consistent version.  Nothing here
+ * takes a lock, does an atomic read-modify-write or stores to shared
+ * memory, except snapmap_pin (one reference) and snapmap_get (the read
+ * lock the caller asked it to take).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * Pairs with the publish in write.c: the snapshot and the entries it
+ * points to were fully written before the pointer was published, and the
+ * dependent loads through the pointer see them.
+ */
+static struct snapmap_snapshot *load_current(struct snapmap *map)
+{
+	return rcu_dereference(map->current);
+}
+
+const struct snapmap_snapshot *snapmap_snapshot(struct snapmap *map)
+{
+	return load_current(map);
+}
+
+int snapmap_find(const struct snapmap_snapshot *snap,
+		 const void *key, size_t klen,
+		 const void **val, size_t *vlen)
+{
+	const struct sm_entry *e;
+
+	if (!snap || (!key && klen))
+		return -EINVAL;
+	e = sm_layout_find(snap, key, klen);
+	if (!e)
+		return -ENOENT;
+	if (val)
+		*val = sm_entry_val(e);
+	if (vlen)
+		*vlen = e->vlen;
+	return 0;
+}
+
+size_t snapmap_count(const struct snapmap_snapshot *snap)
+{
+	return snap ? snap->count : 0;
+}
+
+uint64_t snapmap_version(const struct snapmap_snapshot *snap)
+{
+	return snap ? snap->version : 0;
+}
+
+/* Iterator state: priv[0] the snapshot, priv[1] the position. */
+static int iter_at(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
+		   size_t pos, struct snapmap_kv *kv)
+{
+	const struct sm_entry *e = sm_layout_at(snap, pos);
+
+	it->priv[0] = (uintptr_t)snap;
+	it->priv[1] = pos;
+	if (!e)
+		return -ENOENT;
+	if (kv) {
+		kv->key = sm_entry_key(e);
+		kv->klen = e->klen;
+		kv->val = sm_entry_val(e);
+		kv->vlen = e->vlen;
+	}
+	return 0;
+}
+
+int snapmap_iter_first(const struct snapmap_snapshot *snap,
+		       struct snapmap_iter *it, struct snapmap_kv *kv)
+{
+	if (!snap || !it)
+		return -EINVAL;
+	return iter_at(it, snap, 0, kv);
+}
+
+int snapmap_iter_seek(const struct snapmap_snapshot *snap,
+		      struct snapmap_iter *it, const void *key, size_t klen,
+		      struct snapmap_kv *kv)
+{
+	if (!snap || !it || (!key && klen))
+		return -EINVAL;
+	return iter_at(it, snap, sm_layout_lower_bound(snap, key, klen), kv);
+}
+
+int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
+{
+	const struct snapmap_snapshot *snap;
+	size_t pos;
+
+	if (!it || !it->priv[0])
+		return -EINVAL;
+	snap = (const struct snapmap_snapshot *)it->priv[0];
+	pos = it->priv[1];
+	if (pos < snap->count)
+		pos++;
+	return iter_at(it, snap, pos, kv);
+}
+
+int snapmap_get(struct snapmap *map, const void *key, size_t klen,
+		void *buf, size_t bufsize, size_t *vlen)
+{
+	const void *val;
+	size_t len;
+	int rc;
+
+	if (!map || (!buf && bufsize))
+		return -EINVAL;
+	map->flavor->read_lock();
+	rc = snapmap_find(load_current(map), key, klen, &val, &len);
+	if (rc == 0) {
+		if (vlen)
+			*vlen = len;
+		if (len > bufsize)
+			rc = -ERANGE;
+		else if (len)
+			memcpy(buf, val, len);
+	}
+	map->flavor->read_unlock();
+	return rc;
+}
+
+const struct snapmap_snapshot *snapmap_pin(struct snapmap *map)
+{
+	struct snapmap_snapshot *snap;
+
+	if (!map) {
+		errno = EINVAL;
+		return NULL;
+	}
+	map->flavor->read_lock();
+	snap = load_current(map);
+	/*
+	 * The map's own reference is dropped only by the call_rcu callback,
+	 * after a grace period, so it cannot reach zero while we are inside
+	 * this critical section: taking another reference is safe.
+	 */
+	sm_snapshot_get(snap);
+	map->flavor->read_unlock();
+	uatomic_inc(&map->pins);
+	return snap;
+}
+
+void snapmap_unpin(const struct snapmap_snapshot *csnap)
+{
+	struct snapmap_snapshot *snap = (struct snapmap_snapshot *)csnap;
+	struct snapmap *map;
+
+	if (!snap)
+		return;
+	map = snap->map;
+	sm_snapshot_put(snap);
+	/* Pairs with the barrier in snapmap_destroy(): our use of the map
+	 * (the release above) happens before it sees the count drop. */
+	cmm_smp_mb__before_uatomic_dec();
+	uatomic_dec(&map->pins);
+}

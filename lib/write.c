@@ -1,0 +1,139 @@
+/*
+ * write.c - the writer mutex, publishing, and the plain writes.
+ *
+ * Writers serialize on map->writer_lock.  Under it they read the current
+ * snapshot, build the next one (sharing untouched entries), publish it
+ * with one pointer store and hand the old one to call_rcu.  Writers never
+ * wait for a grace period.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * The update callbacks this thread is running, innermost first, so that a
+ * write to the same map from inside one fails with -EDEADLK instead of
+ * deadlocking on the writer mutex the thread already holds.
+ */
+static __thread struct sm_update_frame *update_frames;
+
+void sm_update_frame_enter(struct sm_update_frame *frame,
+			   const struct snapmap *map)
+{
+	frame->map = map;
+	frame->outer = update_frames;
+	update_frames = frame;
+}
+
+void sm_update_frame_leave(struct sm_update_frame *frame)
+{
+	update_frames = frame->outer;
+}
+
+int sm_writer_lock(struct snapmap *map)
+{
+	for (const struct sm_update_frame *f = update_frames; f; f = f->outer)
+		if (f->map == map)
+			return -EDEADLK;
+	pthread_mutex_lock(&map->writer_lock);
+	return 0;
+}
+
+void sm_writer_unlock(struct snapmap *map)
+{
+	pthread_mutex_unlock(&map->writer_lock);
+}
+
+struct snapmap_snapshot *sm_current_locked(struct snapmap *map)
+{
+	/* Only writers store map->current, under the mutex we hold: the
+	 * mutex orders us after the last store, so a plain load is enough. */
+	return map->current;
+}
+
+static void publish(struct snapmap *map, struct snapmap_snapshot *next)
+{
+	/*
+	 * Release store: the snapshot's header, its entry array and every
+	 * entry it points to were written before this store and are visible
+	 * to any reader whose rcu_dereference() (read.c, load_current) loads
+	 * the new pointer.  ThreadSanitizer does not understand liburcu
+	 * 0.13's rcu_assign_pointer (a barrier plus a volatile store), so in
+	 * TSan builds the same release is spelled as a C11 atomic store.
+	 */
+#ifdef SM_TSAN
+	__atomic_store_n(&map->current, next, __ATOMIC_RELEASE);
+#else
+	rcu_assign_pointer(map->current, next);
+#endif
+}
+
+int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
+		      size_t nchanges, uint64_t *version)
+{
+	struct snapmap_snapshot *old = sm_current_locked(map);
+	struct snapmap_snapshot *next;
+
+	next = sm_layout_merge(old, changes, nchanges, old->version + 1);
+	if (!next)
+		return -ENOMEM;
+	publish(map, next);
+	sm_retire(old);
+	if (version)
+		*version = next->version;
+	return 0;
+}
+
+static void copy_out(const struct sm_copy_out *out, const struct sm_entry *e)
+{
+	if (!out || !e)
+		return;
+	if (out->buf && out->size)
+		memcpy(out->buf, sm_entry_val(e),
+		       e->vlen < out->size ? e->vlen : out->size);
+	if (out->len)
+		*out->len = e->vlen;
+}
+
+int sm_write_one(struct snapmap *map, enum sm_op_kind kind,
+		 const void *key, size_t klen, const void *val, size_t vlen,
+		 const void *expected, size_t elen,
+		 const struct sm_copy_out *existing)
+{
+	const struct sm_entry *conflict = NULL;
+	struct sm_op op;
+	size_t failed;
+	int rc;
+
+	if (!map)
+		return -EINVAL;
+	rc = sm_op_init(&op, map, kind, key, klen, val, vlen, expected, elen);
+	if (rc)
+		return rc;
+	rc = sm_writer_lock(map);
+	if (rc == 0) {
+		rc = sm_commit_ops_locked(map, &op, 1, NULL, &failed,
+					  &conflict);
+		/* The conflicting entry belongs to the current snapshot, which
+		 * cannot be retired while we hold the mutex. */
+		if (rc == -EEXIST)
+			copy_out(existing, conflict);
+		sm_writer_unlock(map);
+	}
+	sm_op_release(map, &op, rc == 0);
+	return rc;
+}
+
+int snapmap_put(struct snapmap *map, const void *key, size_t klen,
+		const void *val, size_t vlen)
+{
+	return sm_write_one(map, SM_OP_PUT, key, klen, val, vlen, NULL, 0,
+			    NULL);
+}
+
+int snapmap_delete(struct snapmap *map, const void *key, size_t klen)
+{
+	return sm_write_one(map, SM_OP_DELETE_PRESENT, key, klen, NULL, 0,
+			    NULL, 0, NULL);
+}

@@ -1,0 +1,44 @@
+# Tests (Criterion).  `make check` runs two binaries, each printing its own
+# Criterion summary ("Synthesis: Tested: ..."):
+#   tests/unit    fast unit tests of every function and error path, the
+#                 flavor-parameterized tests (memb, mb, qsbr, bp)
+#   tests/stress  bounded concurrency torture tests (seconds, not minutes)
+
+TEST_FLAVOR_LIBS = $(URCU_LIBS) $(URCU_QSBR_LIBS) $(URCU_BP_LIBS) $(URCU_MB_LIBS)
+
+if HAVE_CRITERION
+check_PROGRAMS += tests/unit/unit tests/stress/stress
+TESTS += tests/unit/unit tests/stress/stress
+endif
+
+tests_unit_unit_SOURCES = \
+	tests/unit/util.h \
+	tests/unit/test_basic.c \
+	tests/unit/test_iter.c \
+	tests/unit/test_config.c \
+	tests/unit/test_compound.c \
+	tests/unit/test_batch.c \
+	tests/unit/test_pin.c \
+	tests/unit/test_flavor.c
+tests_unit_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
+
+tests_stress_stress_SOURCES = \
+	tests/stress/util.h \
+	tests/stress/test_readers_writers.c \
+	tests/stress/test_lost_updates.c \
+	tests/stress/test_races.c \
+	tests/stress/test_bank.c \
+	tests/stress/test_batch_atomicity.c \
+	tests/stress/test_pin_survival.c
+tests_stress_stress_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_stress_stress_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
+
+# TSan: suppressions for liburcu internals and the reclamation callback
+# only; see the file for the reason behind each line.
+EXTRA_DIST += tests/tsan.supp
+AM_TESTS_ENVIRONMENT = \
+	TSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 $${TSAN_OPTIONS}"; \
+	ASAN_OPTIONS="detect_leaks=1 $${ASAN_OPTIONS}"; \
+	UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 $${UBSAN_OPTIONS}"; \
+	export TSAN_OPTIONS ASAN_OPTIONS UBSAN_OPTIONS;
