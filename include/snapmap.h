@@ -37,6 +37,8 @@
  *   batch stage (batch_put, ...)      | no            | no                 | no
  *   snapmap_batch_commit              | no (allowed)  | on writer mutex    | yes
  *   snapmap_new / snapmap_new_flavor  | no            | no                 | no
+ *   snapmap_wait_version              | must NOT hold | sleeps (qsbr: the  | no
+ *                                     |               | thread is offline) |
  *   snapmap_destroy                   | must NOT hold | waits for grace    | yes
  *                                     |               | periods            |
  *
@@ -554,6 +556,35 @@ int snapmap_batch_abort(struct snapmap_batch *batch);
 SNAPMAP_API
 int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
 			 size_t *failed_op);
+
+/* ------------------------------------------------------------------ */
+/* Waiting for changes                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * snapmap_wait_version - sleep until the map's version is greater than
+ * @after (e.g. the version of the snapshot you last read).
+ * @timeout_ms: how long to wait at most; 0 checks without sleeping, a
+ *   negative value waits without limit.
+ * @version: out, optional: the current version when the call returns.
+ *
+ * Returns 0 once the version is greater than @after, -ETIMEDOUT when the
+ * time ran out first, -EINVAL for a NULL map, -EDEADLK when called inside
+ * a read-side critical section (memb, mb, bp).  Sleeps on a condition
+ * variable (no busy waiting); every publish wakes the waiters.
+ *
+ * Must NOT be called inside a read-side critical section.  Under qsbr an
+ * online caller is put offline while it sleeps and back online before
+ * returning, so it must not hold pointers obtained from the map across
+ * the call (use a pin).  Calling threads are NOT required to be
+ * registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
+			 uint64_t *version);
+
+/* @@PERSISTENCE-BEGIN@@ (section owned by the persistence work) */
+/* @@PERSISTENCE-END@@ */
 
 #ifdef __cplusplus
 }

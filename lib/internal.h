@@ -11,6 +11,7 @@
  *   compound.c single-key compound writes (put_if_absent ... add_i64)
  *   batch.c    staged ops, their evaluation, batch commit
  *   reclaim.c  deferred reclamation of retired snapshots (call_rcu)
+ *   wait.c     waiting for a version (snapmap_wait_version)
  */
 #ifndef SNAPMAP_INTERNAL_H
 #define SNAPMAP_INTERNAL_H
@@ -122,6 +123,12 @@ struct snapmap {
 	pthread_mutex_t writer_lock;
 	long pins;	/* outstanding snapmap_pin() references (uatomic) */
 	long batches;	/* live batches (uatomic) */
+
+	/* wait.c: the last published version, for snapmap_wait_version. */
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;	/* CLOCK_MONOTONIC */
+	uint64_t published;		/* under wait_lock */
+	unsigned long waiters;		/* under wait_lock */
 };
 
 /* Key order of @map. */
@@ -174,6 +181,13 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map,
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,
 					 size_t nchanges, uint64_t version);
+/*
+ * A new snapshot holding @entries (sorted by key, unique), at @version.
+ * Takes its own reference on each.  NULL on ENOMEM.
+ */
+struct snapmap_snapshot *sm_layout_build(struct snapmap *map,
+					 struct sm_entry *const *entries,
+					 size_t n, uint64_t version);
 /* The entry with @key, or NULL. */
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen);
@@ -206,6 +220,14 @@ enum sm_op_kind {
 };
 
 /* ------------------------------------------------------------------ */
+/* wait.c                                                              */
+/* ------------------------------------------------------------------ */
+int sm_wait_init(struct snapmap *map);
+void sm_wait_fini(struct snapmap *map);
+/* Called by the publisher after each publish of @version. */
+void sm_wait_notify(struct snapmap *map, uint64_t version);
+
+/* ------------------------------------------------------------------ */
 /* write.c                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -229,6 +251,14 @@ struct snapmap_snapshot *sm_current_locked(struct snapmap *map);
  */
 int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
 		      size_t nchanges, uint64_t *version);
+/*
+ * With the writer mutex held: publish a snapshot holding exactly
+ * @entries (sorted by key under the map's order, unique), replacing the
+ * whole content, as the next version.  0 or -ENOMEM (nothing changed).
+ * The caller keeps its own references on @entries.
+ */
+int sm_replace_all_locked(struct snapmap *map, struct sm_entry *const *entries,
+			  size_t n, uint64_t *version);
 
 /*
  * Where a single-key write copies the value that made it fail

@@ -36,6 +36,25 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 	return snapshot_alloc(map, 0, version);
 }
 
+static void append(struct snapmap_snapshot *snap, struct sm_entry *e)
+{
+	sm_entry_get(e);
+	snap->entries[snap->count++] = e;
+}
+
+struct snapmap_snapshot *sm_layout_build(struct snapmap *map,
+					 struct sm_entry *const *entries,
+					 size_t n, uint64_t version)
+{
+	struct snapmap_snapshot *snap = snapshot_alloc(map, n, version);
+
+	if (!snap)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		append(snap, entries[i]);
+	return snap;
+}
+
 static int compare_entry(const struct snapmap *map, const struct sm_entry *e,
 			 const void *key, size_t klen)
 {
@@ -75,11 +94,6 @@ const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 	return pos < snap->count ? snap->entries[pos] : NULL;
 }
 
-static void append(struct snapmap_snapshot *snap, struct sm_entry *e)
-{
-	sm_entry_get(e);
-	snap->entries[snap->count++] = e;
-}
 
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,

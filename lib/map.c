@@ -44,12 +44,16 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	map->destroy_ctx = cfg->destroy_ctx;
 	if (pthread_mutex_init(&map->writer_lock, NULL))
 		goto nomem_map;
+	if (sm_wait_init(map))
+		goto nomem_mutex;
 	/* Not yet shared with any thread: a plain store is enough. */
 	map->current = sm_layout_empty(map, SNAPMAP_INITIAL_VERSION);
 	if (!map->current)
-		goto nomem_mutex;
+		goto nomem_wait;
 	return map;
 
+nomem_wait:
+	sm_wait_fini(map);
 nomem_mutex:
 	pthread_mutex_destroy(&map->writer_lock);
 nomem_map:
@@ -84,6 +88,7 @@ int snapmap_destroy(struct snapmap *map)
 	 */
 	map->flavor->barrier();
 
+	sm_wait_fini(map);
 	pthread_mutex_destroy(&map->writer_lock);
 	sm_free(map);
 	return 0;

@@ -69,20 +69,38 @@ static void publish(struct snapmap *map, struct snapmap_snapshot *next)
 #endif
 }
 
-int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
-		      size_t nchanges, uint64_t *version)
+/* Makes @next (built at old version + 1) current and retires the old. */
+static int publish_next(struct snapmap *map, struct snapmap_snapshot *old,
+			struct snapmap_snapshot *next, uint64_t *version)
 {
-	struct snapmap_snapshot *old = sm_current_locked(map);
-	struct snapmap_snapshot *next;
-
-	next = sm_layout_merge(old, changes, nchanges, old->version + 1);
 	if (!next)
 		return -ENOMEM;
 	publish(map, next);
 	sm_retire(old);
+	sm_wait_notify(map, next->version);
 	if (version)
 		*version = next->version;
 	return 0;
+}
+
+int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
+		      size_t nchanges, uint64_t *version)
+{
+	struct snapmap_snapshot *old = sm_current_locked(map);
+
+	return publish_next(map, old, sm_layout_merge(old, changes, nchanges,
+						      old->version + 1),
+			    version);
+}
+
+int sm_replace_all_locked(struct snapmap *map, struct sm_entry *const *entries,
+			  size_t n, uint64_t *version)
+{
+	struct snapmap_snapshot *old = sm_current_locked(map);
+
+	return publish_next(map, old, sm_layout_build(map, entries, n,
+						      old->version + 1),
+			    version);
 }
 
 static void copy_out(const struct sm_copy_out *out, const struct sm_entry *e)
