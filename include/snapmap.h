@@ -249,7 +249,7 @@ uint64_t snapmap_version(const struct snapmap_snapshot *snap);
 
 /*
  * snapmap_iter_first - position @it on the snapshot's first (smallest) key.
- * @kv: out, the entry there.
+ * @kv: out, the entry there (required).
  * Returns 0, -ENOENT when the snapshot is empty, -EINVAL for NULL args.
  * Call with rcu_read_lock held, or on a pinned snapshot.
  */

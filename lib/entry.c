@@ -2,9 +2,11 @@
  * entry.c - immutable key/value entries.
  *
  * An entry is built once by a writer and never modified afterwards, so
- * consecutive snapshots share it instead of copying it.  Its reference
- * count is the number of snapshots holding it plus the creation reference
- * of the op that built it.
+ * consecutive snapshots share it instead of copying it.  It has at most
+ * two references: the creation reference of the op that built it, and
+ * one shared by every snapshot version that holds it (taken by the
+ * publish that first stores it, dropped by reclaim.c when no live
+ * snapshot holds it any more).  Shared entries cost a write nothing.
  */
 #include "internal.h"
 

@@ -124,6 +124,9 @@ struct snapmap {
 	long pins;	/* outstanding snapmap_pin() references (uatomic) */
 	long batches;	/* live batches (uatomic) */
 
+	/* reclaim.c: the live-snapshot list and retired objects. */
+	pthread_mutex_t reclaim_lock;
+
 	/* wait.c: the last published version, for snapmap_wait_version. */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;	/* CLOCK_MONOTONIC */
@@ -152,13 +155,43 @@ int sm_bytewise_compare(const void *a, size_t alen,
 /* stores its entries; everything else goes through these functions.    */
 /* ------------------------------------------------------------------ */
 
+struct sm_chunk;
+struct sm_dropblock;
+
+/*
+ * A snapshot: a directory of immutable chunks, each a sorted run of
+ * entries.  Chunks and entries are shared with neighbouring versions; the
+ * directory belongs to this snapshot alone.
+ */
 struct snapmap_snapshot {
 	struct rcu_head rcu;		/* retirement (reclaim.c) */
 	struct urcu_ref ref;		/* 1 for the map (until reclaimed) + pins */
 	struct snapmap *map;
 	uint64_t version;
-	size_t count;
-	struct sm_entry *entries[];	/* sorted by key, unique */
+	size_t count;			/* entries */
+
+	/* Reclamation (reclaim.c), under map->reclaim_lock; readers never
+	 * look at these. */
+	struct snapmap_snapshot *older, *newer;	/* live snapshots */
+	struct sm_dropblock *dropped;	/* objects this one is the newest
+					 * live holder of, not in ->newer */
+
+	/* Directory (layout.c). */
+	size_t nchunks;
+	uint32_t dir_skip;		/* bytes all first keys share */
+	const uint64_t *dir_prefix;	/* first keys' prefixes */
+	struct sm_chunk *const *chunks;
+};
+
+/*
+ * Objects retired by a publish: entries and chunks of the old snapshot
+ * that the new one no longer holds.  Each is freed when no live snapshot
+ * holds it any more (reclaim.c); items are tagged pointers (layout.c).
+ */
+struct sm_dropblock {
+	struct sm_dropblock *next;
+	size_t n;
+	uintptr_t items[];
 };
 
 /*
@@ -172,38 +205,65 @@ struct sm_change {
 	struct sm_entry *entry;
 };
 
+/* A position in a snapshot. */
+struct sm_cursor {
+	size_t chunk;
+	size_t index;
+};
+
 struct snapmap_snapshot *sm_layout_empty(struct snapmap *map,
 					 uint64_t version);
 /*
- * A new snapshot: @old with @changes applied, at @version.  Takes its own
- * references on every entry it holds.  NULL on ENOMEM (nothing changed).
+ * A new snapshot: @old with @changes applied, at @version.  *@dropped
+ * receives what @old holds that the new snapshot does not (NULL when
+ * nothing), for sm_reclaim_link().  Nothing is changed when it returns
+ * NULL (ENOMEM).  The new entries of @changes gain the snapshot lineage's
+ * reference only on success.
  */
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,
-					 size_t nchanges, uint64_t version);
+					 size_t nchanges, uint64_t version,
+					 struct sm_dropblock **dropped);
 /*
- * A new snapshot holding @entries (sorted by key, unique), at @version.
- * Takes its own reference on each.  NULL on ENOMEM.
+ * A new snapshot holding exactly @entries (sorted by key, unique), at
+ * @version; like sm_layout_merge(), *@dropped receives all of @old.
  */
-struct snapmap_snapshot *sm_layout_build(struct snapmap *map,
+struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 					 struct sm_entry *const *entries,
-					 size_t n, uint64_t version);
+					 size_t n, uint64_t version,
+					 struct sm_dropblock **dropped);
 /* The entry with @key, or NULL. */
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen);
-/* Position of the first entry >= @key (count when none). */
-size_t sm_layout_lower_bound(const struct snapmap_snapshot *snap,
-			     const void *key, size_t klen);
-/* The entry at @pos, or NULL past the end. */
+/* Cursor on the first entry >= @key (past the end when none). */
+void sm_layout_seek(const struct snapmap_snapshot *snap,
+		    const void *key, size_t klen, struct sm_cursor *cur);
+void sm_layout_first(const struct snapmap_snapshot *snap,
+		     struct sm_cursor *cur);
+void sm_layout_next(const struct snapmap_snapshot *snap,
+		    struct sm_cursor *cur);
+/* The entry under @cur, or NULL past the end. */
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
-				    size_t pos);
-/* Drops the snapshot's entry references and frees it. */
+				    const struct sm_cursor *cur);
+/* Whether @snap holds the retired object @item. */
+bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item);
+/* Frees a retired object no live snapshot holds (after a grace period). */
+void sm_reclaim_free_item(struct snapmap *map, uintptr_t item);
+/* Every object @snap holds, for the last snapshot of a destroyed map. */
+void sm_reclaim_free_all(struct snapmap_snapshot *snap);
+/* Frees the snapshot's own memory (its directory), not what it holds. */
 void sm_layout_free(struct snapmap_snapshot *snap);
 
 /* ------------------------------------------------------------------ */
 /* reclaim.c                                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * With the writer mutex held, when @next replaces @old: links @next into
+ * the live list and gives @old the objects @next dropped.
+ */
+void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next,
+		     struct sm_dropblock *dropped);
 /* Hands a snapshot that readers may still hold to call_rcu. */
 void sm_retire(struct snapmap_snapshot *snap);
 void sm_snapshot_get(struct snapmap_snapshot *snap);

@@ -44,8 +44,10 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	map->destroy_ctx = cfg->destroy_ctx;
 	if (pthread_mutex_init(&map->writer_lock, NULL))
 		goto nomem_map;
-	if (sm_wait_init(map))
+	if (pthread_mutex_init(&map->reclaim_lock, NULL))
 		goto nomem_mutex;
+	if (sm_wait_init(map))
+		goto nomem_reclaim;
 	/* Not yet shared with any thread: a plain store is enough. */
 	map->current = sm_layout_empty(map, SNAPMAP_INITIAL_VERSION);
 	if (!map->current)
@@ -54,6 +56,8 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 
 nomem_wait:
 	sm_wait_fini(map);
+nomem_reclaim:
+	pthread_mutex_destroy(&map->reclaim_lock);
 nomem_mutex:
 	pthread_mutex_destroy(&map->writer_lock);
 nomem_map:
@@ -80,14 +84,20 @@ int snapmap_destroy(struct snapmap *map)
 
 	last = map->current;
 	map->current = NULL;
-	sm_retire(last);
 	/*
-	 * Wait until every snapshot of this map handed to call_rcu (the
-	 * last one included) has been reclaimed: their callbacks use the
-	 * map.  rcu_barrier puts a qsbr caller offline while it waits.
+	 * No reader may still hold the last snapshot (callers promise not to
+	 * use the map during destroy; the grace period makes it so even for
+	 * one that just left its critical section).  Then wait until every
+	 * snapshot handed to call_rcu has died: their callbacks use the map.
+	 * Both put a qsbr caller offline while they wait.
 	 */
+	map->flavor->update_synchronize_rcu();
 	map->flavor->barrier();
+	/* Now the last snapshot is the only live one: its death frees
+	 * everything it holds. */
+	sm_snapshot_put(last);
 
+	pthread_mutex_destroy(&map->reclaim_lock);
 	sm_wait_fini(map);
 	pthread_mutex_destroy(&map->writer_lock);
 	sm_free(map);

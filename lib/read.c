@@ -56,54 +56,59 @@ uint64_t snapmap_version(const struct snapmap_snapshot *snap)
 	return snap ? snap->version : 0;
 }
 
-/* Iterator state: priv[0] the snapshot, priv[1] the position. */
-static int iter_at(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
-		   size_t pos, struct snapmap_kv *kv)
+/* Iterator state: priv[0] the snapshot, priv[1..2] the cursor. */
+static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
+		    const struct sm_cursor *cur, struct snapmap_kv *kv)
 {
-	const struct sm_entry *e = sm_layout_at(snap, pos);
+	const struct sm_entry *e = sm_layout_at(snap, cur);
 
 	it->priv[0] = (uintptr_t)snap;
-	it->priv[1] = pos;
+	it->priv[1] = cur->chunk;
+	it->priv[2] = cur->index;
 	if (!e)
 		return -ENOENT;
-	if (kv) {
-		kv->key = sm_entry_key(e);
-		kv->klen = e->klen;
-		kv->val = sm_entry_val(e);
-		kv->vlen = e->vlen;
-	}
+	kv->key = sm_entry_key(e);
+	kv->klen = e->klen;
+	kv->val = sm_entry_val(e);
+	kv->vlen = e->vlen;
 	return 0;
 }
 
 int snapmap_iter_first(const struct snapmap_snapshot *snap,
 		       struct snapmap_iter *it, struct snapmap_kv *kv)
 {
-	if (!snap || !it)
+	struct sm_cursor cur;
+
+	if (!snap || !it || !kv)
 		return -EINVAL;
-	return iter_at(it, snap, 0, kv);
+	sm_layout_first(snap, &cur);
+	return iter_set(it, snap, &cur, kv);
 }
 
 int snapmap_iter_seek(const struct snapmap_snapshot *snap,
 		      struct snapmap_iter *it, const void *key, size_t klen,
 		      struct snapmap_kv *kv)
 {
-	if (!snap || !it || (!key && klen))
+	struct sm_cursor cur;
+
+	if (!snap || !it || !kv || (!key && klen))
 		return -EINVAL;
-	return iter_at(it, snap, sm_layout_lower_bound(snap, key, klen), kv);
+	sm_layout_seek(snap, key, klen, &cur);
+	return iter_set(it, snap, &cur, kv);
 }
 
 int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
 {
 	const struct snapmap_snapshot *snap;
-	size_t pos;
+	struct sm_cursor cur;
 
-	if (!it || !it->priv[0])
+	if (!it || !kv || !it->priv[0])
 		return -EINVAL;
 	snap = (const struct snapmap_snapshot *)it->priv[0];
-	pos = it->priv[1];
-	if (pos < snap->count)
-		pos++;
-	return iter_at(it, snap, pos, kv);
+	cur.chunk = it->priv[1];
+	cur.index = it->priv[2];
+	sm_layout_next(snap, &cur);
+	return iter_set(it, snap, &cur, kv);
 }
 
 int snapmap_get(struct snapmap *map, const void *key, size_t klen,

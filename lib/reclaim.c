@@ -1,23 +1,96 @@
 /*
- * reclaim.c - deferred reclamation of retired snapshots.
+ * reclaim.c - deferred reclamation.
  *
  * A snapshot's reference count holds one reference for the map, dropped
  * by the call_rcu callback once a grace period has passed since the
  * snapshot stopped being current (so no reader can still hold it from
- * snapmap_snapshot()), plus one per pin.  The last reference frees the
- * snapshot and drops its entry references.
+ * snapmap_snapshot()), plus one per pin.  When it reaches zero the
+ * snapshot dies.
+ *
+ * Chunks and entries are shared by consecutive versions, so they are not
+ * freed with a snapshot.  Each publish hands the old snapshot what the new
+ * one dropped; a retired object always sits with the newest live snapshot
+ * that holds it.  When a snapshot dies, each of its objects moves to the
+ * next older live snapshot if that one holds it too (a pinned old
+ * version), and is freed otherwise.  Since an object is held by one
+ * unbroken range of versions, no other live snapshot can hold it then.
+ * Without pins, snapshots die oldest first and every object is freed by
+ * the death of the last version that held it: no reference counting per
+ * entry on the write path.
+ *
+ * Live snapshots form a list in version order, under map->reclaim_lock.
  */
 #include "internal.h"
+
+void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next,
+		     struct sm_dropblock *dropped)
+{
+	struct snapmap *map = old->map;
+
+	pthread_mutex_lock(&map->reclaim_lock);
+	next->older = old;
+	next->newer = NULL;
+	old->newer = next;
+	if (dropped) {
+		dropped->next = old->dropped;
+		old->dropped = dropped;
+	}
+	pthread_mutex_unlock(&map->reclaim_lock);
+}
+
+/*
+ * Frees what only @snap held, passes on what an older live snapshot still
+ * holds, unlinks @snap.  Call with reclaim_lock held.
+ */
+static void pass_on_or_free(struct snapmap_snapshot *snap)
+{
+	struct snapmap_snapshot *older = snap->older;
+	struct sm_dropblock *block;
+
+	if (!snap->newer) {
+		/* The last snapshot of a destroyed map: it holds everything
+		 * and every older snapshot is gone (snapmap_destroy). */
+		sm_reclaim_free_all(snap);
+	}
+	while ((block = snap->dropped) != NULL) {
+		size_t kept = 0;
+
+		snap->dropped = block->next;
+		for (size_t i = 0; i < block->n; i++) {
+			uintptr_t item = block->items[i];
+
+			if (older && sm_layout_holds(older, item))
+				block->items[kept++] = item;
+			else
+				sm_reclaim_free_item(snap->map, item);
+		}
+		block->n = kept;
+		if (kept) {
+			block->next = older->dropped;
+			older->dropped = block;
+		} else {
+			sm_free(block);
+		}
+	}
+	if (older)
+		older->newer = snap->newer;
+	if (snap->newer)
+		snap->newer->older = older;
+}
 
 static void snapshot_release(struct urcu_ref *ref)
 {
 	struct snapmap_snapshot *snap =
 		caa_container_of(ref, struct snapmap_snapshot, ref);
+	struct snapmap *map = snap->map;
 
 #ifdef SM_TSAN
 	/* See sm_snapshot_put(). */
 	__tsan_acquire(&snap->ref);
 #endif
+	pthread_mutex_lock(&map->reclaim_lock);
+	pass_on_or_free(snap);
+	pthread_mutex_unlock(&map->reclaim_lock);
 	sm_layout_free(snap);
 }
 

@@ -69,12 +69,17 @@ static void publish(struct snapmap *map, struct snapmap_snapshot *next)
 #endif
 }
 
-/* Makes @next (built at old version + 1) current and retires the old. */
+/*
+ * Makes @next (built at old version + 1, or NULL when building failed)
+ * current and retires @old, which keeps what @next dropped.
+ */
 static int publish_next(struct snapmap *map, struct snapmap_snapshot *old,
-			struct snapmap_snapshot *next, uint64_t *version)
+			struct snapmap_snapshot *next,
+			struct sm_dropblock *dropped, uint64_t *version)
 {
 	if (!next)
 		return -ENOMEM;
+	sm_reclaim_link(old, next, dropped);
 	publish(map, next);
 	sm_retire(old);
 	sm_wait_notify(map, next->version);
@@ -86,21 +91,22 @@ static int publish_next(struct snapmap *map, struct snapmap_snapshot *old,
 int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
 		      size_t nchanges, uint64_t *version)
 {
-	struct snapmap_snapshot *old = sm_current_locked(map);
+	struct snapmap_snapshot *old = sm_current_locked(map), *next;
+	struct sm_dropblock *dropped;
 
-	return publish_next(map, old, sm_layout_merge(old, changes, nchanges,
-						      old->version + 1),
-			    version);
+	next = sm_layout_merge(old, changes, nchanges, old->version + 1,
+			       &dropped);
+	return publish_next(map, old, next, dropped, version);
 }
 
 int sm_replace_all_locked(struct snapmap *map, struct sm_entry *const *entries,
 			  size_t n, uint64_t *version)
 {
-	struct snapmap_snapshot *old = sm_current_locked(map);
+	struct snapmap_snapshot *old = sm_current_locked(map), *next;
+	struct sm_dropblock *dropped;
 
-	return publish_next(map, old, sm_layout_build(map, entries, n,
-						      old->version + 1),
-			    version);
+	next = sm_layout_build(old, entries, n, old->version + 1, &dropped);
+	return publish_next(map, old, next, dropped, version);
 }
 
 static void copy_out(const struct sm_copy_out *out, const struct sm_entry *e)

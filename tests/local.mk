@@ -19,7 +19,8 @@ tests_unit_unit_SOURCES = \
 	tests/unit/test_compound.c \
 	tests/unit/test_batch.c \
 	tests/unit/test_pin.c \
-	tests/unit/test_flavor.c
+	tests/unit/test_flavor.c \
+	tests/unit/test_layout.c
 tests_unit_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 

@@ -1,0 +1,188 @@
+/*
+ * persist.h - what the persistence files of lib/ share.  Not installed.
+ *
+ * Module map:
+ *   checksum.c  CRC32C (Castagnoli), the checksum of snapshot files
+ *   error.c     snapmap_strerror() and filling struct snapmap_error
+ *   fileio.c    reading a whole file; the crash-safe write (temporary
+ *               file, fsync, rename, fsync of the directory); buffered
+ *               output; publishing a loaded content
+ *   persist.c   the binary snapshot format: save, load, stat
+ *   text.c      the text interchange format: save, write, load
+ *   watch.c     the inotify watcher that reloads a file
+ *
+ * Everything here sits on top of the core through internal.h: loaders
+ * build entries and publish them with sm_replace_all_locked(); savers
+ * read a pinned (or read-locked) snapshot through the public iterators,
+ * so they never touch the writer mutex.
+ */
+#ifndef SNAPMAP_PERSIST_H
+#define SNAPMAP_PERSIST_H
+
+#include "internal.h"
+
+#include <stdarg.h>
+
+/* ------------------------------------------------------------------ */
+/* checksum.c                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * CRC32C of @len bytes at @buf, continuing from @crc (0 to start):
+ * sm_crc32c(sm_crc32c(0, a, n), b, m) is the CRC of a followed by b.
+ */
+uint32_t sm_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* error.c                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Records an error in @err (which may be NULL) and returns @code, a
+ * negative errno, so that callers can write "return sm_error(...)".
+ * @line is the 1-based text line (0 when none), @offset the byte offset
+ * of the defect in the file.
+ */
+int sm_error(struct snapmap_error *err, int code, unsigned long line,
+	     unsigned long long offset, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Marks @err (which may be NULL) as "no error". */
+void sm_error_clear(struct snapmap_error *err);
+
+/* ------------------------------------------------------------------ */
+/* fileio.c                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Reads the whole file @path (relative to @dirfd, or AT_FDCWD) into a
+ * buffer from sm_alloc() that the caller frees with sm_free().  Returns
+ * 0 or the negative errno of open(2), fstat(2) or read(2) (-EISDIR for a
+ * directory, -ENOMEM), with @err filled.
+ */
+int sm_read_file(int dirfd, const char *path, unsigned char **buf,
+		 size_t *len, struct snapmap_error *err);
+
+/*
+ * Buffered output to a file descriptor.  Errors are sticky: after the
+ * first failed write(2) every later write is dropped, and sm_out_flush()
+ * returns that error.  @crc is the CRC32C of every byte written so far,
+ * which is what the binary format's checksums need.
+ */
+struct sm_out {
+	int fd;
+	unsigned char *buf;
+	size_t len;
+	size_t cap;
+	uint32_t crc;
+	int error;	/* 0 or the first negative errno */
+};
+
+void sm_out_init(struct sm_out *out, int fd);
+void sm_out_write(struct sm_out *out, const void *p, size_t n);
+/* Writes what is buffered and frees the buffer; 0 or the first error. */
+int sm_out_finish(struct sm_out *out);
+
+/* Produces a file's content; returns 0 or a negative errno. */
+typedef int (*sm_emit_fn)(struct sm_out *out, const void *ctx);
+
+/*
+ * Crash-safe replacement of @path by what @emit writes: a temporary file
+ * in the same directory, written, fsync'ed, renamed over @path, then the
+ * directory fsync'ed.  At every moment @path is the old file or the new
+ * one.  The new file gets the old one's permission bits if there was
+ * one.  Returns 0 or a negative errno with @err filled; on failure the
+ * temporary file is removed.
+ */
+int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
+			 struct snapmap_error *err);
+
+/* Little-endian encoding of the binary format's integers. */
+static inline void sm_put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void sm_put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint32_t sm_get_le32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static inline uint64_t sm_get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * One entry a loader found, pointing into its file buffer, with where it
+ * came from for error messages.
+ */
+struct sm_loaded {
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	unsigned long line;		/* text only; 0 for binary */
+	unsigned long long offset;
+};
+
+/* Yields a loader's next (already validated) entry into @item. */
+typedef void (*sm_next_fn)(void *cursor, struct sm_loaded *item);
+
+/*
+ * Builds entries for the @n items @next yields (sorted by key under
+ * @map's order, unique, within the map's limits: the loader checked) and
+ * publishes them as the map's whole content in one publish.  Returns 0
+ * or -ENOMEM / -EDEADLK with @err filled; on failure the map is
+ * unchanged.
+ */
+int sm_publish_loaded(struct snapmap *map, size_t n, sm_next_fn next,
+		      void *cursor, uint64_t *version,
+		      struct snapmap_error *err);
+
+/*
+ * A loader of one format working on a file's bytes in memory (it may
+ * modify them: the text loader decodes escapes in place).  Validates
+ * everything, then publishes; on any error the map is unchanged.
+ */
+typedef int (*sm_load_mem_fn)(struct snapmap *map, unsigned char *buf,
+			      size_t len, uint64_t *version,
+			      struct snapmap_error *err);
+
+/* Reads @path (relative to @dirfd) and hands it to @load. */
+int sm_load_file(struct snapmap *map, int dirfd, const char *path,
+		 sm_load_mem_fn load, uint64_t *version,
+		 struct snapmap_error *err);
+
+/* ------------------------------------------------------------------ */
+/* persist.c and text.c: the loaders, on memory (the fuzz targets call  */
+/* them directly).                                                      */
+/* ------------------------------------------------------------------ */
+
+int sm_load_binary_mem(struct snapmap *map, unsigned char *buf, size_t len,
+		       uint64_t *version, struct snapmap_error *err);
+int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
+		     uint64_t *version, struct snapmap_error *err);
+
+/* The binary format's fixed sizes (persist.c documents the layout). */
+#define SM_FILE_MAGIC_LEN	8
+#define SM_FILE_HEADER_LEN	44	/* up to the end of the header CRC */
+#define SM_FILE_CRC_OFFSET	40	/* the header CRC */
+#define SM_FILE_TRAILER_LEN	4	/* the whole-file CRC */
+#define SM_FILE_FORMAT_VERSION	1u
+
+#endif /* SNAPMAP_PERSIST_H */

@@ -1,0 +1,372 @@
+/*
+ * test_layout.c - the snapshot layout against a model.
+ *
+ * The layout (lib/layout.c) cuts a snapshot into chunks of about 1024
+ * entries, splits and absorbs chunks as writes land, and searches with
+ * 8-byte key prefixes taken after the bytes a chunk's keys share.  These
+ * tests drive it through sizes around the chunk boundaries and through
+ * key sets built to defeat the prefixes (long shared prefixes, keys that
+ * differ only after byte 8, zero bytes, keys that are prefixes of each
+ * other), and compare every snapshot with a plain sorted array.
+ */
+#include <urcu.h>
+#include <snapmap.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXKEY 48
+
+/* ------------------------------------------------------------------ */
+/* The model: a sorted array of keys, each with an integer value.      */
+/* ------------------------------------------------------------------ */
+
+struct mkey {
+	unsigned char bytes[MAXKEY];
+	size_t len;
+	long value;
+};
+
+struct model {
+	struct mkey *keys;
+	size_t n, cap;
+};
+
+static int mkey_cmp(const void *pa, const void *pb)
+{
+	const struct mkey *a = pa, *b = pb;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->bytes, b->bytes, n);
+
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static struct mkey *model_find(struct model *m, const struct mkey *k)
+{
+	return m->n ? bsearch(k, m->keys, m->n, sizeof(*k), mkey_cmp) : NULL;
+}
+
+static void model_put(struct model *m, const struct mkey *k)
+{
+	struct mkey *found = model_find(m, k);
+
+	if (found) {
+		found->value = k->value;
+		return;
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 64;
+		m->keys = realloc(m->keys, m->cap * sizeof(*m->keys));
+		cr_assert_not_null(m->keys);
+	}
+	m->keys[m->n++] = *k;
+	qsort(m->keys, m->n, sizeof(*k), mkey_cmp);
+}
+
+static bool model_delete(struct model *m, const struct mkey *k)
+{
+	struct mkey *found = model_find(m, k);
+
+	if (!found)
+		return false;
+	memmove(found, found + 1, (size_t)(m->keys + m->n - found - 1) *
+		sizeof(*found));
+	m->n--;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Key families                                                        */
+/* ------------------------------------------------------------------ */
+
+enum family {
+	DECIMAL,	/* "key:%010u": the bench's keys, 9+ shared bytes */
+	LONG_PREFIX,	/* 30 shared bytes, then a number */
+	LATE_DIFF,	/* 16 fixed bytes, differing only after byte 8 */
+	BINARY_ZEROS,	/* zero bytes everywhere, varying lengths */
+	NESTED,		/* keys that are prefixes of other keys */
+};
+
+static void make_key(enum family f, unsigned i, struct mkey *k)
+{
+	memset(k, 0, sizeof(*k));
+	switch (f) {
+	case DECIMAL:
+		k->len = (size_t)snprintf((char *)k->bytes, MAXKEY, "key:%010u",
+					  i);
+		break;
+	case LONG_PREFIX:
+		k->len = (size_t)snprintf((char *)k->bytes, MAXKEY,
+					  "tenant/acme/region/eu-west/%08u", i);
+		break;
+	case LATE_DIFF:
+		memcpy(k->bytes, "ABCDEFGHIJ", 10);
+		k->bytes[12] = (unsigned char)(i >> 8);
+		k->bytes[13] = (unsigned char)i;
+		k->bytes[15] = (unsigned char)(i >> 16);
+		k->len = 16;
+		break;
+	case BINARY_ZEROS:
+		k->bytes[1] = (unsigned char)(i % 7);
+		k->bytes[3] = (unsigned char)(i >> 8);
+		k->bytes[4] = (unsigned char)i;
+		k->len = 2 + i % 9;	/* 2..10 bytes, trailing zeros */
+		break;
+	case NESTED:
+		/* "a", "aa", "aaa"... interleaved with numbered keys */
+		if (i % 3 == 0) {
+			k->len = 1 + (i / 3) % (MAXKEY - 1);
+			memset(k->bytes, 'a', k->len);
+		} else {
+			k->len = (size_t)snprintf((char *)k->bytes, MAXKEY,
+						  "a%u", i);
+		}
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Checking a snapshot against the model                               */
+/* ------------------------------------------------------------------ */
+
+static void check_snapshot(struct snapmap *map, struct model *m)
+{
+	const struct snapmap_snapshot *snap;
+	struct snapmap_iter it;
+	struct snapmap_kv kv;
+	size_t i = 0;
+	int rc;
+
+	rcu_read_lock();
+	snap = snapmap_snapshot(map);
+	cr_assert_eq(snapmap_count(snap), m->n);
+	for (rc = snapmap_iter_first(snap, &it, &kv); rc == 0;
+	     rc = snapmap_iter_next(&it, &kv), i++) {
+		cr_assert_lt(i, m->n, "iteration returns more than %zu", m->n);
+		cr_assert_eq(kv.klen, m->keys[i].len, "key %zu length", i);
+		cr_assert_eq(memcmp(kv.key, m->keys[i].bytes, kv.klen), 0,
+			     "key %zu bytes", i);
+		cr_assert_eq(kv.vlen, sizeof(long));
+		cr_assert_eq(*(const long *)kv.val, m->keys[i].value);
+	}
+	cr_assert_eq(rc, -ENOENT);
+	cr_assert_eq(i, m->n, "iterated %zu of %zu", i, m->n);
+
+	/* Every key is found, and seeking to it lands on it.  key + "\0" is
+	 * the next possible key in bytewise order, so seeking to it lands on
+	 * the model's next key. */
+	for (i = 0; i < m->n; i++) {
+		const struct mkey *k = &m->keys[i];
+		unsigned char past[MAXKEY + 1];
+		const void *val;
+		size_t vlen;
+
+		cr_assert_eq(snapmap_find(snap, k->bytes, k->len, &val, &vlen),
+			     0, "find key %zu", i);
+		cr_assert_eq(*(const long *)val, k->value);
+		cr_assert_eq(snapmap_iter_seek(snap, &it, k->bytes, k->len,
+					       &kv), 0);
+		cr_assert(kv.klen == k->len &&
+			  memcmp(kv.key, k->bytes, k->len) == 0,
+			  "seek to key %zu", i);
+		memcpy(past, k->bytes, k->len);
+		past[k->len] = 0;
+		rc = snapmap_iter_seek(snap, &it, past, k->len + 1, &kv);
+		if (i + 1 == m->n) {
+			cr_assert_eq(rc, -ENOENT, "seek past the last key");
+			continue;
+		}
+		cr_assert_eq(rc, 0);
+		cr_assert(kv.klen == m->keys[i + 1].len &&
+			  memcmp(kv.key, m->keys[i + 1].bytes, kv.klen) == 0,
+			  "seek past key %zu", i);
+	}
+	rcu_read_unlock();
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+/* ------------------------------------------------------------------ */
+
+struct layout_case {
+	enum family family;
+	unsigned n;		/* keys inserted before the random phase */
+};
+
+static void setup(void)
+{
+	rcu_register_thread();
+}
+
+static void teardown(void)
+{
+	rcu_unregister_thread();
+}
+
+ParameterizedTestParameters(layout, model)
+{
+	static struct layout_case cases[] = {
+		{ DECIMAL, 0 }, { DECIMAL, 1 }, { DECIMAL, 1023 },
+		{ DECIMAL, 1024 }, { DECIMAL, 1025 }, { DECIMAL, 2047 },
+		{ DECIMAL, 2048 }, { DECIMAL, 2049 }, { DECIMAL, 6000 },
+		{ LONG_PREFIX, 3000 }, { LATE_DIFF, 3000 },
+		{ BINARY_ZEROS, 3000 }, { NESTED, 3000 },
+	};
+
+	return cr_make_param_array(struct layout_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+/*
+ * Builds the map one put at a time and in one batch (both orders of
+ * insertion), then runs random puts, deletes and batches, comparing with
+ * the model after every step of the batch phase.
+ */
+ParameterizedTest(struct layout_case *c, layout, model, .init = setup,
+		  .fini = teardown, .timeout = 120)
+{
+	struct snapmap *map = snapmap_new(NULL);
+	struct model m = { 0 };
+	unsigned seed = 12345u + c->n + (unsigned)c->family * 7919u;
+	struct mkey k;
+
+	cr_assert_not_null(map);
+	/* Insert in a scrambled order so chunks split in the middle. */
+	for (unsigned i = 0; i < c->n; i++) {
+		unsigned id = (unsigned)(((unsigned long)i * 2654435761u) %
+					 (c->n ? c->n : 1));
+
+		make_key(c->family, id, &k);
+		k.value = id;
+		model_put(&m, &k);
+		cr_assert_eq(snapmap_put(map, k.bytes, k.len, &k.value,
+					 sizeof(long)), 0);
+	}
+	check_snapshot(map, &m);
+
+	for (int round = 0; round < 12; round++) {
+		struct snapmap_batch *b = snapmap_batch_new(map);
+		unsigned ops = 1 + (unsigned)rand_r(&seed) % 1500;
+		unsigned space = c->n + 600;
+
+		cr_assert_not_null(b);
+		for (unsigned o = 0; o < ops; o++) {
+			unsigned id = (unsigned)rand_r(&seed) % space;
+
+			make_key(c->family, id, &k);
+			/* Deletes dominate every third round, so chunks
+			 * shrink and get absorbed. */
+			if ((unsigned)rand_r(&seed) % 3 < (round % 3 ? 1u : 2u)) {
+				cr_assert_eq(snapmap_batch_delete(b, k.bytes,
+								  k.len), 0);
+				model_delete(&m, &k);
+			} else {
+				k.value = (long)round * 100000 + o;
+				cr_assert_eq(snapmap_batch_put(b, k.bytes, k.len,
+							       &k.value,
+							       sizeof(long)), 0);
+				model_put(&m, &k);
+			}
+		}
+		cr_assert_eq(snapmap_batch_commit(b, NULL, NULL), 0);
+		snapmap_batch_free(b);
+		check_snapshot(map, &m);
+
+		/* A few single writes between batches. */
+		for (int s = 0; s < 20; s++) {
+			unsigned id = (unsigned)rand_r(&seed) % space;
+
+			make_key(c->family, id, &k);
+			if (s % 2) {
+				int rc = snapmap_delete(map, k.bytes, k.len);
+
+				cr_assert_eq(rc, model_delete(&m, &k) ? 0
+								      : -ENOENT);
+			} else {
+				k.value = -(long)id;
+				cr_assert_eq(snapmap_put(map, k.bytes, k.len,
+							 &k.value,
+							 sizeof(long)), 0);
+				model_put(&m, &k);
+			}
+		}
+		check_snapshot(map, &m);
+	}
+
+	/* Delete everything: the map must come back to empty. */
+	while (m.n) {
+		k = m.keys[m.n - 1];
+		cr_assert_eq(snapmap_delete(map, k.bytes, k.len), 0);
+		model_delete(&m, &k);
+	}
+	check_snapshot(map, &m);
+	cr_assert_eq(snapmap_destroy(map), 0);
+	free(m.keys);
+}
+
+/*
+ * Pinned snapshots of a churning map keep their exact content while the
+ * chunks they share with newer versions are replaced and reclaimed.
+ */
+Test(layout, pins_across_chunk_rewrites, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	struct snapmap *map = snapmap_new(NULL);
+	const struct snapmap_snapshot *pins[8];
+	size_t counts[8];
+	struct mkey k;
+
+	cr_assert_not_null(map);
+	for (unsigned i = 0; i < 5000; i++) {
+		make_key(DECIMAL, i, &k);
+		k.value = i;
+		cr_assert_eq(snapmap_put(map, k.bytes, k.len, &k.value,
+					 sizeof(long)), 0);
+	}
+	for (int p = 0; p < 8; p++) {
+		pins[p] = snapmap_pin(map);
+		counts[p] = snapmap_count(pins[p]);
+		for (unsigned i = 0; i < 700; i++) {
+			unsigned id = (i * 7 + (unsigned)p * 13) % 5000;
+
+			make_key(DECIMAL, id, &k);
+			if (i % 2) {
+				snapmap_delete(map, k.bytes, k.len);
+			} else {
+				k.value = -(long)p;
+				cr_assert_eq(snapmap_put(map, k.bytes, k.len,
+							 &k.value,
+							 sizeof(long)), 0);
+			}
+		}
+	}
+	/* Unpin out of order: the middle ones first. */
+	for (int p = 2; p < 6; p++)
+		snapmap_unpin(pins[p]);
+	for (int p = 0; p < 8; p += (p == 1 ? 5 : 1)) {
+		struct snapmap_iter it;
+		struct snapmap_kv kv;
+		size_t n = 0;
+
+		for (int rc = snapmap_iter_first(pins[p], &it, &kv); rc == 0;
+		     rc = snapmap_iter_next(&it, &kv)) {
+			const void *val;
+
+			cr_assert_eq(snapmap_find(pins[p], kv.key, kv.klen, &val,
+						  NULL), 0);
+			cr_assert_eq(val, kv.val);
+			n++;
+		}
+		cr_assert_eq(n, counts[p], "pin %d: %zu entries, had %zu", p,
+			     n, counts[p]);
+	}
+	snapmap_unpin(pins[0]);
+	snapmap_unpin(pins[7]);
+	snapmap_unpin(pins[6]);
+	snapmap_unpin(pins[1]);
+	cr_assert_eq(snapmap_destroy(map), 0);
+}
