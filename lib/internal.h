@@ -96,6 +96,19 @@ void sm_entry_put(struct snapmap *map, struct sm_entry *e);
  * delete's key); no destructor. */
 void sm_entry_discard(struct sm_entry *e);
 
+/* Buffers a writer reuses from one build to the next (layout.c), so that
+ * a publish does not return big arrays to the kernel and fault them back
+ * in.  Under the writer mutex. */
+struct sm_scratch {
+	void *run;
+	size_t caprun;
+	void *dir;
+	size_t capdir;
+	void *dirp;
+	size_t capdirp;
+};
+void sm_scratch_free(struct sm_scratch *scratch);
+
 /* ------------------------------------------------------------------ */
 /* map.c                                                               */
 /* ------------------------------------------------------------------ */
@@ -123,6 +136,7 @@ struct snapmap {
 	pthread_mutex_t writer_lock;
 	long pins;	/* outstanding snapmap_pin() references (uatomic) */
 	long batches;	/* live batches (uatomic) */
+	struct sm_scratch scratch;	/* under writer_lock */
 
 	/* reclaim.c: the live-snapshot list and retired objects. */
 	pthread_mutex_t reclaim_lock;
@@ -178,10 +192,13 @@ struct snapmap_snapshot {
 
 	/* Directory (layout.c). */
 	size_t nchunks;
-	uint32_t dir_skip;		/* bytes all first keys share */
+	size_t dir_skip;		/* bytes all first keys share */
+	const unsigned char *dir_shared;	/* those bytes */
 	const uint64_t *dir_prefix;	/* first keys' prefixes */
 	struct sm_chunk *const *chunks;
 };
+
+
 
 /*
  * Objects retired by a publish: entries and chunks of the old snapshot

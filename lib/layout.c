@@ -35,12 +35,26 @@ struct sm_chunk {
 	uint64_t birth;		/* version of the first snapshot holding it */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
-	/* uint64_t prefix[count]; struct sm_entry *entries[count]; */
+	/*
+	 * unsigned char shared[skip], padded to 8 bytes: those bytes, on the
+	 * header's cache line when short, so a search needs no entry;
+	 * uint64_t prefix[count]; struct sm_entry *entries[count].
+	 */
 };
+
+static inline size_t round8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
+{
+	return (const unsigned char *)(c + 1);
+}
 
 static inline uint64_t *chunk_prefix(const struct sm_chunk *c)
 {
-	return (uint64_t *)(c + 1);
+	return (uint64_t *)((char *)(c + 1) + round8(c->skip));
 }
 
 static inline struct sm_entry **chunk_entries(const struct sm_chunk *c)
@@ -122,6 +136,8 @@ static inline int against_shared(const void *key, size_t klen,
 
 	if (!skip)
 		return 0;
+	if (!klen)
+		return -1;	/* the empty key sorts first */
 	d = memcmp(key, shared, klen < skip ? klen : skip);
 	if (d == 0 && klen < skip)
 		return -1;
@@ -129,15 +145,16 @@ static inline int against_shared(const void *key, size_t klen,
 }
 
 /*
- * Lower bound of @key in the sorted entries whose prefixes (after @skip
- * shared bytes) are @prefix[0..n): ties on the prefix are settled with
- * full keys, taken by @key_at.
+ * Position of @key among sorted entries whose prefixes (after @skip
+ * shared bytes, @shared) are @prefix[0..n): the number of entries < @key,
+ * or with @upper, <= @key.  Ties on the prefix are settled with the full
+ * keys, taken by @key_at.
  */
-static size_t prefix_lower_bound(const uint64_t *prefix, size_t n, size_t skip,
-				 const void *shared,
-				 const struct sm_entry *(*key_at)(const void *,
-								  size_t),
-				 const void *obj, const void *key, size_t klen)
+static size_t prefix_search(const uint64_t *prefix, size_t n, size_t skip,
+			    const void *shared,
+			    const struct sm_entry *(*key_at)(const void *, size_t),
+			    const void *obj, const void *key, size_t klen,
+			    bool upper)
 {
 	int side = against_shared(key, klen, shared, skip);
 	uint64_t kp;
@@ -149,8 +166,9 @@ static size_t prefix_lower_bound(const uint64_t *prefix, size_t n, size_t skip,
 	pos = lower_bound_u64(prefix, n, kp);
 	while (pos < n && prefix[pos] == kp) {
 		const struct sm_entry *e = key_at(obj, pos);
+		int c = sm_bytewise_compare(sm_entry_key(e), e->klen, key, klen);
 
-		if (sm_bytewise_compare(sm_entry_key(e), e->klen, key, klen) >= 0)
+		if (c > 0 || (c == 0 && !upper))
 			break;
 		pos++;
 	}
@@ -171,19 +189,21 @@ static const struct sm_entry *dir_key_at(const void *snap, size_t i)
 	return chunk_first(((const struct snapmap_snapshot *)snap)->chunks[i]);
 }
 
-/* Lower bound of @key among @n entries given by @key_at, by comparator. */
-static size_t generic_lower_bound(const struct snapmap *map, size_t n,
-				  const struct sm_entry *(*key_at)(const void *,
-								   size_t),
-				  const void *obj, const void *key, size_t klen)
+/* The same as prefix_search(), with the map's comparator. */
+static size_t generic_search(const struct snapmap *map, size_t n,
+			     const struct sm_entry *(*key_at)(const void *,
+							      size_t),
+			     const void *obj, const void *key, size_t klen,
+			     bool upper)
 {
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct sm_entry *e = key_at(obj, mid);
+		int c = sm_compare(map, sm_entry_key(e), e->klen, key, klen);
 
-		if (sm_compare(map, sm_entry_key(e), e->klen, key, klen) < 0)
+		if (c < 0 || (c == 0 && upper))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -196,55 +216,44 @@ static size_t chunk_lower_bound(const struct snapmap *map,
 				const void *key, size_t klen)
 {
 	if (!bytewise(map))
-		return generic_lower_bound(map, c->count, chunk_key_at, c,
-					   key, klen);
-	return prefix_lower_bound(chunk_prefix(c), c->count, c->skip,
-				  sm_entry_key(chunk_first(c)), chunk_key_at, c,
-				  key, klen);
+		return generic_search(map, c->count, chunk_key_at, c, key,
+				      klen, false);
+	return prefix_search(chunk_prefix(c), c->count, c->skip,
+			     chunk_shared(c), chunk_key_at, c, key, klen, false);
 }
 
-/* How many chunks have a first key <= @key. */
-static size_t dir_upper_count(const struct snapmap_snapshot *snap,
-			      const void *key, size_t klen)
+/* The chunk @key falls into: the last one whose first key is <= @key, or
+ * the first one.  @snap has at least one chunk. */
+static size_t dir_chunk_of(const struct snapmap_snapshot *snap,
+			   const void *key, size_t klen)
 {
-	const struct snapmap *map = snap->map;
-	size_t pos;
+	size_t n;
 
-	if (snap->nchunks == 0)
-		return 0;
-	if (!bytewise(map))
-		pos = generic_lower_bound(map, snap->nchunks, dir_key_at, snap,
-					  key, klen);
+	if (!bytewise(snap->map))
+		n = generic_search(snap->map, snap->nchunks, dir_key_at, snap,
+				   key, klen, true);
 	else
-		pos = prefix_lower_bound(snap->dir_prefix, snap->nchunks,
-					 snap->dir_skip,
-					 sm_entry_key(dir_key_at(snap, 0)),
-					 dir_key_at, snap, key, klen);
-	/* pos counts first keys < @key; one more if the next is equal. */
-	if (pos < snap->nchunks) {
-		const struct sm_entry *e = dir_key_at(snap, pos);
-
-		if (sm_compare(map, sm_entry_key(e), e->klen, key, klen) == 0)
-			pos++;
-	}
-	return pos;
+		n = prefix_search(snap->dir_prefix, snap->nchunks,
+				  snap->dir_skip, snap->dir_shared, dir_key_at,
+				  snap, key, klen, true);
+	return n ? n - 1 : 0;
 }
 
 void sm_layout_seek(const struct snapmap_snapshot *snap,
 		    const void *key, size_t klen, struct sm_cursor *cur)
 {
-	size_t n = dir_upper_count(snap, key, klen);
+	const struct sm_chunk *c;
 
-	cur->chunk = n ? n - 1 : 0;
+	cur->chunk = 0;
 	cur->index = 0;
-	if (cur->chunk < snap->nchunks) {
-		const struct sm_chunk *c = snap->chunks[cur->chunk];
-
-		cur->index = chunk_lower_bound(snap->map, c, key, klen);
-		if (cur->index == c->count) {
-			cur->chunk++;
-			cur->index = 0;
-		}
+	if (snap->nchunks == 0)
+		return;
+	cur->chunk = dir_chunk_of(snap, key, klen);
+	c = snap->chunks[cur->chunk];
+	cur->index = chunk_lower_bound(snap->map, c, key, klen);
+	if (cur->index == c->count) {
+		cur->chunk++;
+		cur->index = 0;
 	}
 }
 
@@ -309,7 +318,7 @@ bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
 /* Grows @*arr (of @elem-byte elements) to hold @need; keeps it on ENOMEM. */
 static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 {
-	size_t ncap = *cap ? *cap : 16;
+	size_t ncap = *cap ? *cap : 64;
 	void *grown;
 
 	if (need <= *cap)
@@ -330,19 +339,39 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-/* The state of one snapshot build. */
+/*
+ * The state of one snapshot build.  The directory and run buffers are the
+ * map's scratch, reused across writes (the writer mutex is held).
+ */
 struct builder {
 	struct snapmap *map;
+	const struct snapmap_snapshot *old;
 	uint64_t version;
-	struct sm_chunk **dir;		/* the new directory */
-	size_t ndir, capdir;
-	struct sm_entry **run;		/* entries not yet cut into chunks */
-	size_t nrun, caprun;
+	struct sm_scratch *s;		/* dir, dirp, run */
+	size_t ndir;			/* chunks in s->dir */
+	size_t nrun;			/* entries in s->run not yet cut */
+	size_t count;			/* entries the new snapshot holds */
 	struct sm_dropblock *drop;	/* what the old snapshot loses */
 	size_t capdrop;
-	size_t count;
 	int err;
 };
+
+#define B_DIR(b)	((struct sm_chunk **)(b)->s->dir)
+#define B_DIRP(b)	((uint64_t *)(b)->s->dirp)
+#define B_RUN(b)	((struct run_item *)(b)->s->run)
+
+/*
+ * An entry waiting to be cut into a chunk, with the prefix its old chunk
+ * had for it: a rebuilt chunk whose keys still share as many bytes reuses
+ * it instead of reading the key again (a cache miss per entry).
+ */
+struct run_item {
+	struct sm_entry *entry;
+	uint64_t prefix;
+	size_t skip;		/* what @prefix was taken after, or NO_PREFIX */
+};
+
+#define NO_PREFIX	SIZE_MAX
 
 static void drop_item(struct builder *b, uintptr_t item)
 {
@@ -351,7 +380,7 @@ static void drop_item(struct builder *b, uintptr_t item)
 	if (b->err)
 		return;
 	if (n == b->capdrop) {
-		size_t cap = b->capdrop ? 2 * b->capdrop : 64;
+		size_t cap = b->capdrop ? 2 * b->capdrop : 32;
 		struct sm_dropblock *grown;
 
 		grown = sm_alloc(sizeof(*grown) + cap * sizeof(grown->items[0]));
@@ -371,47 +400,75 @@ static void drop_item(struct builder *b, uintptr_t item)
 	b->drop->items[b->drop->n++] = item;
 }
 
-static void run_push(struct builder *b, struct sm_entry *e)
+static int reserve_dir(struct builder *b, size_t more)
 {
 	if (b->err)
-		return;
-	b->err = reserve((void **)&b->run, &b->caprun, b->nrun + 1,
-			 sizeof(*b->run));
+		return b->err;
+	b->err = reserve(&b->s->dir, &b->s->capdir, b->ndir + more,
+			 sizeof(struct sm_chunk *));
 	if (!b->err)
-		b->run[b->nrun++] = e;
+		b->err = reserve(&b->s->dirp, &b->s->capdirp, b->ndir + more,
+				 sizeof(uint64_t));
+	return b->err;
 }
 
-static void dir_push(struct builder *b, struct sm_chunk *c)
+/* Appends chunks [from, to) of the old snapshot, shared, with their
+ * directory prefixes (valid while the directory's shared bytes stay). */
+static void dir_share(struct builder *b, size_t from, size_t to)
 {
-	if (b->err)
+	size_t n = to - from;
+
+	if (n == 0 || reserve_dir(b, n))
 		return;
-	b->err = reserve((void **)&b->dir, &b->capdir, b->ndir + 1,
-			 sizeof(*b->dir));
-	if (!b->err) {
-		b->dir[b->ndir++] = c;
-		b->count += c->count;
+	memcpy(B_DIR(b) + b->ndir, b->old->chunks + from, n * sizeof(void *));
+	memcpy(B_DIRP(b) + b->ndir, b->old->dir_prefix + from,
+	       n * sizeof(uint64_t));
+	b->ndir += n;
+}
+
+static void dir_push_new(struct builder *b, struct sm_chunk *c)
+{
+	if (reserve_dir(b, 1)) {
+		sm_free(c);
+		return;
 	}
+	B_DIR(b)[b->ndir] = c;
+	B_DIRP(b)[b->ndir] = 0;		/* computed in builder_finish */
+	b->ndir++;
 }
 
 static struct sm_chunk *chunk_new(const struct builder *b,
-				  struct sm_entry *const *entries, size_t n)
+				  const struct run_item *items, size_t n)
 {
+	size_t skip = bytewise(b->map) ?
+		      common_prefix(items[0].entry, items[n - 1].entry) : 0;
+	struct sm_entry **entries;
 	struct sm_chunk *c;
 	uint64_t *prefix;
 
-	c = sm_alloc(sizeof(*c) + n * (sizeof(uint64_t) + sizeof(*entries)));
+	c = sm_alloc(sizeof(*c) + round8(skip) +
+		     n * (sizeof(uint64_t) + sizeof(*entries)));
 	if (!c)
 		return NULL;
 	c->birth = b->version;
 	c->count = (uint32_t)n;
-	c->skip = bytewise(b->map) ?
-		  (uint32_t)common_prefix(entries[0], entries[n - 1]) : 0;
+	c->skip = (uint32_t)skip;
+	memcpy((unsigned char *)(c + 1), sm_entry_key(items[0].entry), skip);
 	prefix = chunk_prefix(c);
-	for (size_t i = 0; i < n; i++)
-		prefix[i] = key_prefix(sm_entry_key(entries[i]),
-				       entries[i]->klen, c->skip);
-	memcpy(chunk_entries(c), entries, n * sizeof(*entries));
+	entries = chunk_entries(c);
+	for (size_t i = 0; i < n; i++) {
+		const struct sm_entry *e = items[i].entry;
+
+		prefix[i] = items[i].skip == skip ? items[i].prefix :
+			    key_prefix(sm_entry_key(e), e->klen, skip);
+		entries[i] = items[i].entry;
+	}
 	return c;
+}
+
+static inline struct run_item new_item(struct sm_entry *e)
+{
+	return (struct run_item){ .entry = e, .skip = NO_PREFIX };
 }
 
 /* Cuts the pending run into chunks of CHUNK_TARGET to CHUNK_MAX entries
@@ -425,111 +482,178 @@ static void run_flush(struct builder *b)
 	pieces = n <= CHUNK_MAX ? 1 : (n + CHUNK_TARGET - 1) / CHUNK_TARGET;
 	for (size_t i = 0; i < pieces && !b->err; i++) {
 		size_t len = (n - done) / (pieces - i);
-		struct sm_chunk *c = chunk_new(b, b->run + done, len);
+		struct sm_chunk *c = chunk_new(b, B_RUN(b) + done, len);
 
-		if (!c) {
+		if (!c)
 			b->err = -ENOMEM;
-			break;
-		}
-		dir_push(b, c);
-		if (b->err)
-			sm_free(c);
+		else
+			dir_push_new(b, c);
 		done += len;
 	}
 	b->nrun = 0;
 }
 
-/* Merges chunk @c with @changes[0..n) into the pending run; @c and the
- * entries the changes replace or delete are dropped. */
-static void run_merge(struct builder *b, const struct sm_chunk *c,
-		      const struct sm_change *changes, size_t n)
+/* Appends old chunk @c's entries [from, to) to the run, with prefixes. */
+static struct run_item *run_copy(struct run_item *run, const struct sm_chunk *c,
+				 size_t from, size_t to)
 {
 	struct sm_entry *const *ent = chunk_entries(c);
-	size_t i = 0, j = 0;
+	const uint64_t *prefix = chunk_prefix(c);
 
-	drop_item(b, (uintptr_t)c | ITEM_CHUNK);
-	while ((i < c->count || j < n) && !b->err) {
-		int cmp;
-
-		if (j == n)
-			cmp = -1;
-		else if (i == c->count)
-			cmp = 1;
-		else
-			cmp = sm_compare(b->map, sm_entry_key(ent[i]),
-					 ent[i]->klen, changes[j].key,
-					 changes[j].klen);
-		if (cmp < 0) {
-			run_push(b, ent[i++]);
-			continue;
-		}
-		if (cmp == 0)
-			drop_item(b, (uintptr_t)ent[i++]);
-		if (changes[j].entry)
-			run_push(b, changes[j].entry);
-		j++;
-	}
+	for (size_t i = from; i < to; i++)
+		*run++ = (struct run_item){
+			.entry = ent[i], .prefix = prefix[i], .skip = c->skip,
+		};
+	return run;
 }
 
-static void builder_init(struct builder *b, struct snapmap *map,
-			 uint64_t version)
+/*
+ * Merges old chunk @ci with @changes[0..n) into the pending run; the chunk
+ * and the entries the changes replace or delete are dropped.  Each change
+ * finds its place by binary search, so a chunk with few changes costs a
+ * copy, not a comparison per entry.
+ */
+static void run_merge(struct builder *b, size_t ci,
+		      const struct sm_change *changes, size_t n)
+{
+	const struct sm_chunk *c = b->old->chunks[ci];
+	struct sm_entry *const *ent = chunk_entries(c);
+	struct run_item *run;
+	size_t i = 0;
+
+	if (b->err)
+		return;
+	b->err = reserve(&b->s->run, &b->s->caprun, b->nrun + c->count + n,
+			 sizeof(struct run_item));
+	if (b->err)
+		return;
+	drop_item(b, (uintptr_t)c | ITEM_CHUNK);
+	run = B_RUN(b) + b->nrun;
+	for (size_t j = 0; j < n; j++) {
+		size_t pos = chunk_lower_bound(b->map, c, changes[j].key,
+					       changes[j].klen);
+
+		run = run_copy(run, c, i, pos);
+		i = pos;
+		if (i < c->count &&
+		    sm_compare(b->map, sm_entry_key(ent[i]), ent[i]->klen,
+			       changes[j].key, changes[j].klen) == 0) {
+			drop_item(b, (uintptr_t)ent[i++]);
+			b->count--;
+		}
+		if (changes[j].entry) {
+			*run++ = new_item(changes[j].entry);
+			b->count++;
+		}
+	}
+	run = run_copy(run, c, i, c->count);
+	b->nrun = (size_t)(run - B_RUN(b));
+}
+
+static void builder_init(struct builder *b,
+			 const struct snapmap_snapshot *old,
+			 struct snapmap *map, uint64_t version)
 {
 	memset(b, 0, sizeof(*b));
 	b->map = map;
+	b->old = old;
 	b->version = version;
+	b->s = &map->scratch;
+}
+
+/* Scratch past this many entries is not kept for the next write. */
+#define SCRATCH_KEEP	(1u << 16)
+
+static void scratch_trim(struct sm_scratch *s)
+{
+	if (s->caprun > SCRATCH_KEEP) {
+		sm_free(s->run);
+		s->run = NULL;
+		s->caprun = 0;
+	}
+}
+
+void sm_scratch_free(struct sm_scratch *s)
+{
+	sm_free(s->run);
+	sm_free(s->dir);
+	sm_free(s->dirp);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The bytes all first keys of the built directory share. */
+static size_t dir_common(const struct builder *b)
+{
+	size_t n = b->ndir;
+
+	if (n < 2 || !bytewise(b->map))
+		return 0;
+	return common_prefix(chunk_first(B_DIR(b)[0]),
+			     chunk_first(B_DIR(b)[n - 1]));
 }
 
 /*
  * Turns the builder's directory into a snapshot, or, on failure, frees
  * the chunks it built (their entries belong to the caller or to the old
- * snapshot).  Either way frees the builder's scratch.
+ * snapshot).
  */
 static struct snapmap_snapshot *builder_finish(struct builder *b,
 					       struct sm_dropblock **dropped)
 {
 	struct snapmap_snapshot *snap = NULL;
+	size_t n = b->ndir, skip = b->err ? 0 : dir_common(b);
+	bool reuse;
 	uint64_t *prefix;
 	struct sm_chunk **chunks;
-	size_t n = b->ndir;
 
 	if (!b->err) {
 		snap = sm_alloc(sizeof(*snap) +
-				n * (sizeof(*prefix) + sizeof(*chunks)));
+				n * (sizeof(*prefix) + sizeof(*chunks)) + skip);
 		if (!snap)
 			b->err = -ENOMEM;
 	}
 	if (b->err) {
 		for (size_t i = 0; i < b->ndir; i++)
-			if (b->dir[i]->birth == b->version)
-				sm_free(b->dir[i]);
+			if (B_DIR(b)[i]->birth == b->version)
+				sm_free(B_DIR(b)[i]);
 		sm_free(b->drop);
 		b->drop = NULL;
-	} else {
-		memset(snap, 0, sizeof(*snap));
-		urcu_ref_init(&snap->ref);
-		snap->map = b->map;
-		snap->version = b->version;
-		snap->count = b->count;
-		snap->nchunks = n;
-		prefix = (uint64_t *)(snap + 1);
-		chunks = (struct sm_chunk **)(prefix + n);
-		snap->dir_skip = n > 1 && bytewise(b->map) ?
-			(uint32_t)common_prefix(chunk_first(b->dir[0]),
-						chunk_first(b->dir[n - 1])) : 0;
-		for (size_t i = 0; i < n; i++) {
-			const struct sm_entry *first = chunk_first(b->dir[i]);
-
-			chunks[i] = b->dir[i];
-			prefix[i] = key_prefix(sm_entry_key(first), first->klen,
-					       snap->dir_skip);
-		}
-		snap->dir_prefix = prefix;
-		snap->chunks = chunks;
+		scratch_trim(b->s);
+		return NULL;
 	}
+
+	memset(snap, 0, sizeof(*snap));
+	urcu_ref_init(&snap->ref);
+	snap->map = b->map;
+	snap->version = b->version;
+	snap->count = b->count;
+	snap->nchunks = n;
+	prefix = (uint64_t *)(snap + 1);
+	chunks = (struct sm_chunk **)(prefix + n);
+	snap->dir_skip = skip;
+	if (skip) {
+		memcpy(chunks + n, sm_entry_key(chunk_first(B_DIR(b)[0])), skip);
+		snap->dir_shared = (const unsigned char *)(chunks + n);
+	}
+	/* Shared chunks keep their prefix unless the shared bytes moved. */
+	reuse = b->old && b->old->dir_skip == skip;
+	for (size_t i = 0; i < n; i++) {
+		struct sm_chunk *c = B_DIR(b)[i];
+		const struct sm_entry *first;
+
+		chunks[i] = c;
+		if (reuse && c->birth != b->version) {
+			prefix[i] = B_DIRP(b)[i];
+			continue;
+		}
+		first = chunk_first(c);
+		prefix[i] = key_prefix(sm_entry_key(first), first->klen, skip);
+	}
+	snap->dir_prefix = prefix;
+	snap->chunks = chunks;
 	if (dropped)
 		*dropped = b->drop;
-	sm_free(b->dir);
-	sm_free(b->run);
+	scratch_trim(b->s);
 	return snap;
 }
 
@@ -537,7 +661,7 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 {
 	struct builder b;
 
-	builder_init(&b, map, version);
+	builder_init(&b, NULL, map, version);
 	return builder_finish(&b, NULL);
 }
 
@@ -550,52 +674,71 @@ static void adopt_new_entries(const struct sm_change *changes, size_t n)
 			sm_entry_get(changes[i].entry);
 }
 
+/* The end of the changes, from @j on, that fall into old chunk @ci: those
+ * before the next chunk's first key. */
+static size_t changes_in_chunk(const struct builder *b, size_t ci,
+			       const struct sm_change *changes, size_t j,
+			       size_t nchanges)
+{
+	const struct sm_entry *next;
+
+	if (ci + 1 >= b->old->nchunks)
+		return nchanges;
+	next = chunk_first(b->old->chunks[ci + 1]);
+	while (j < nchanges &&
+	       sm_compare(b->map, changes[j].key, changes[j].klen,
+			  sm_entry_key(next), next->klen) < 0)
+		j++;
+	return j;
+}
+
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,
 					 size_t nchanges, uint64_t version,
 					 struct sm_dropblock **dropped)
 {
-	struct snapmap *map = old->map;
 	struct snapmap_snapshot *snap;
 	struct builder b;
-	size_t j = 0;
+	size_t ci = 0, j = 0;
 
-	builder_init(&b, map, version);
-	for (size_t ci = 0; ci < old->nchunks && !b.err; ci++) {
-		const struct sm_chunk *c = old->chunks[ci];
-		bool last = ci + 1 == old->nchunks;
-		size_t end = j;
+	builder_init(&b, old, old->map, version);
+	b.count = old->count;
+	if (old->nchunks == 0) {
+		b.err = reserve(&b.s->run, &b.s->caprun, nchanges,
+				sizeof(struct run_item));
+		for (; j < nchanges && !b.err; j++)
+			if (changes[j].entry)
+				B_RUN(&b)[b.nrun++] = new_item(changes[j].entry);
+		b.count = b.nrun;
+		run_flush(&b);
+	}
+	/*
+	 * Untouched chunks are shared in bulk; each chunk a change falls
+	 * into is rebuilt.  A rebuilt run shorter than CHUNK_MIN absorbs the
+	 * next chunk rather than leave a small chunk behind.
+	 */
+	while (ci < old->nchunks && !b.err) {
+		size_t target = j < nchanges ?
+			dir_chunk_of(old, changes[j].key, changes[j].klen) :
+			old->nchunks;
+		size_t end;
 
-		/* Changes before the next chunk's first key belong here (and
-		 * those before the first chunk, to the first chunk). */
-		if (last) {
-			end = nchanges;
-		} else {
-			const struct sm_entry *next =
-				chunk_first(old->chunks[ci + 1]);
-
-			while (end < nchanges &&
-			       sm_compare(map, changes[end].key,
-					  changes[end].klen, sm_entry_key(next),
-					  next->klen) < 0)
-				end++;
+		if (target < ci)
+			target = ci;
+		if (b.nrun == 0) {
+			dir_share(&b, ci, target);
+			ci = target;
+			if (ci == old->nchunks)
+				break;
 		}
-		if (end == j && b.nrun == 0) {
-			dir_push(&b, (struct sm_chunk *)c);	/* shared */
-			continue;
-		}
-		run_merge(&b, c, changes + j, end - j);
+		end = ci == target ? changes_in_chunk(&b, ci, changes, j,
+						      nchanges) : j;
+		run_merge(&b, ci, changes + j, end - j);
 		j = end;
-		/* A short run absorbs the next chunk rather than leave a
-		 * small chunk behind. */
-		if (b.nrun >= CHUNK_MIN || last)
+		ci++;
+		if (b.nrun >= CHUNK_MIN || ci == old->nchunks)
 			run_flush(&b);
 	}
-	for (; j < nchanges && !b.err; j++)	/* the map was empty */
-		if (changes[j].entry)
-			run_push(&b, changes[j].entry);
-	run_flush(&b);
-
 	snap = builder_finish(&b, dropped);
 	if (snap)
 		adopt_new_entries(changes, nchanges);
@@ -610,7 +753,8 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 	struct snapmap_snapshot *snap;
 	struct builder b;
 
-	builder_init(&b, old->map, version);
+	builder_init(&b, NULL, old->map, version);
+	b.count = n;
 	for (size_t i = 0; i < old->nchunks; i++) {
 		const struct sm_chunk *c = old->chunks[i];
 
@@ -621,11 +765,12 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 	for (size_t done = 0; done < n && !b.err;) {
 		size_t len = n - done <= CHUNK_MAX ? n - done : CHUNK_TARGET;
 
-		b.err = reserve((void **)&b.run, &b.caprun, len,
-				sizeof(*b.run));
+		b.err = reserve(&b.s->run, &b.s->caprun, len,
+				sizeof(struct run_item));
 		if (b.err)
 			break;
-		memcpy(b.run, entries + done, len * sizeof(*entries));
+		for (size_t i = 0; i < len; i++)
+			B_RUN(&b)[i] = new_item(entries[done + i]);
 		b.nrun = len;
 		run_flush(&b);
 		done += len;

@@ -98,6 +98,7 @@ int snapmap_destroy(struct snapmap *map)
 	sm_snapshot_put(last);
 
 	pthread_mutex_destroy(&map->reclaim_lock);
+	sm_scratch_free(&map->scratch);
 	sm_wait_fini(map);
 	pthread_mutex_destroy(&map->writer_lock);
 	sm_free(map);

@@ -37,9 +37,10 @@ tests_stress_stress_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LI
 
 # TSan: suppressions for liburcu internals and the reclamation callback
 # only; see the file for the reason behind each line.
-EXTRA_DIST += tests/tsan.supp
+EXTRA_DIST += tests/tsan.supp tests/lsan.supp
 AM_TESTS_ENVIRONMENT = \
 	TSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 $${TSAN_OPTIONS}"; \
 	ASAN_OPTIONS="detect_leaks=1 $${ASAN_OPTIONS}"; \
+	LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp $${LSAN_OPTIONS}"; \
 	UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 $${UBSAN_OPTIONS}"; \
-	export TSAN_OPTIONS ASAN_OPTIONS UBSAN_OPTIONS;
+	export TSAN_OPTIONS ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS;
