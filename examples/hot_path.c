@@ -11,6 +11,7 @@
 #include <snapmap.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,7 @@ struct route {
 };
 
 static struct snapmap *table;
-static int stop;
+static atomic_int stop;	/* C11 atomic: ThreadSanitizer sees it */
 
 static void route_key(char *buf, size_t size, unsigned id)
 {
@@ -39,7 +40,7 @@ static void *reader(void *arg)
 
 	(void)arg;
 	rcu_register_thread();
-	while (!uatomic_read(&stop)) {
+	while (!atomic_load(&stop)) {
 		for (unsigned id = 0; id < NROUTES; id++) {
 			const struct route *r;
 			size_t len;
@@ -103,7 +104,7 @@ int main(void)
 	rc |= snapmap_batch_commit(batch, &version, NULL);
 	snapmap_batch_free(batch);
 
-	uatomic_set(&stop, 1);
+	atomic_store(&stop, 1);
 	for (int i = 0; i < NREADERS; i++) {
 		void *ret;
 
