@@ -8,8 +8,28 @@ TEST_FLAVOR_LIBS = $(URCU_LIBS) $(URCU_QSBR_LIBS) $(URCU_BP_LIBS) $(URCU_MB_LIBS
 
 if HAVE_CRITERION
 check_PROGRAMS += tests/unit/unit tests/stress/stress
+if TSAN
+# Criterion's sandbox (BoxFort) cannot map its arena under ThreadSanitizer
+# ("Could not initialize inheritable arena", Criterion issue #274), so a
+# TSan build runs the soak program and the examples instead: the same
+# concurrency, checked as invariants by a plain program.
+TESTS += tests/soak/soak-check.sh
+else
 TESTS += tests/unit/unit tests/stress/stress
 endif
+endif
+
+# The soak: readers, writers, batches and pins for SOAK_SECONDS (default
+# 600), checking invariants all along.  `make soak`; not part of
+# `make check` except as the short run above under TSan.
+check_PROGRAMS += tests/soak/soak
+tests_soak_soak_SOURCES = tests/soak/soak.c
+tests_soak_soak_LDADD = lib/libsnapmap.la $(URCU_LIBS)
+EXTRA_DIST += tests/soak/soak-check.sh
+SOAK_SECONDS = 600
+soak: tests/soak/soak
+	./tests/soak/soak --seconds $(SOAK_SECONDS)
+.PHONY: soak
 
 tests_unit_unit_SOURCES = \
 	tests/unit/util.h \
