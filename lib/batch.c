@@ -146,7 +146,13 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 	changes = nops == 1 ? &one : sm_alloc(nops * sizeof(*changes));
 	if (!changes)
 		return -ENOMEM;
-	qsort_r(ops, nops, sizeof(*ops), op_order, map);
+	/* Bulk loads usually stage in key order: check before sorting. */
+	for (size_t i = 1; i < nops; i++) {
+		if (op_order(&ops[i - 1], &ops[i], map) > 0) {
+			qsort_r(ops, nops, sizeof(*ops), op_order, map);
+			break;
+		}
+	}
 
 	for (size_t i = 0; i < nops;) {
 		const struct sm_entry *key = ops[i].entry;
@@ -210,12 +216,21 @@ struct snapmap_batch *snapmap_batch_new(struct snapmap *map)
 	return batch;
 }
 
+/* A batch keeps its op array for reuse up to this many ops. */
+#define BATCH_KEEP_OPS	1024
+
 static void batch_clear(struct snapmap_batch *batch, bool committed)
 {
 	for (size_t i = 0; i < batch->nops; i++)
 		sm_op_release(batch->map, &batch->ops[i], committed);
 	batch->nops = 0;
 	batch->has_version = false;
+	if (batch->cap > BATCH_KEEP_OPS) {
+		/* Don't let one bulk load pin its staging memory. */
+		sm_free(batch->ops);
+		batch->ops = NULL;
+		batch->cap = 0;
+	}
 }
 
 void snapmap_batch_free(struct snapmap_batch *batch)
