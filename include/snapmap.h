@@ -11,10 +11,12 @@
  * publish it, and hand the old snapshot to call_rcu, which frees it after a
  * grace period.
  *
- * Include the liburcu flavor header of your choice (e.g. <urcu.h>,
- * <urcu/urcu-memb.h>, <urcu/urcu-qsbr.h>, <urcu/urcu-bp.h>,
- * <urcu/urcu-mb.h>) BEFORE this header so that snapmap_new() binds to it,
- * exactly as cds_lfht_new() does.
+ * Include the liburcu flavor header of your choice BEFORE this header so
+ * that snapmap_new() binds to it, exactly as cds_lfht_new() does: <urcu.h>
+ * (memb; mb with RCU_MB defined), <urcu-qsbr.h> or <urcu-bp.h>.  Those
+ * map the generic names (rcu_flavor, rcu_read_lock...) to the flavor; the
+ * <urcu/urcu-*.h> headers alone do not, so with them call
+ * snapmap_new_flavor(cfg, &urcu_qsbr_flavor) (or memb, mb, bp) instead.
  *
  * Return values: functions returning int return 0 on success or a negative
  * errno value.  Functions returning a pointer return NULL and set errno.
@@ -461,7 +463,8 @@ int snapmap_add_i64(struct snapmap *map, const void *key, size_t klen,
  * never touches the map, so stage functions need no registration and
  * take no lock.  A batch belongs to one map and must be used by one
  * thread at a time.  After a successful commit or snapmap_batch_abort()
- * the batch is empty and may be reused; after a failed commit its ops
+ * the batch is empty and may be reused (a batch that staged more than
+ * 1024 ops gives its staging memory back); after a failed commit its ops
  * stay staged (inspect, then abort or commit again).  Using a batch after
  * snapmap_batch_free() is undefined.
  *
@@ -583,8 +586,328 @@ SNAPMAP_API
 int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
 			 uint64_t *version);
 
-/* @@PERSISTENCE-BEGIN@@ (section owned by the persistence work) */
-/* @@PERSISTENCE-END@@ */
+/* ------------------------------------------------------------------ */
+/* Persistence: snapshot files, the text format, hot reload            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A snapshot can be saved to a file and a file loaded as a map's next
+ * version.  Two formats:
+ *
+ * - binary (snapmap_save, snapmap_load): a versioned file with a magic,
+ *   a format version, flags, the entry count, the version of the saved
+ *   snapshot, the entries in key order, and CRC32C checksums over the
+ *   header and over the whole file.  Integers are little-endian.
+ * - text (snapmap_save_text, snapmap_load_text, snapmap_write_text), for
+ *   people: one entry per line, the key, a TAB, the value.  In keys and
+ *   values, \t \n \\ and \xHH (two hex digits) stand for TAB, newline,
+ *   backslash and any byte, so every key and value round-trips; raw
+ *   control bytes other than the separating TAB are an error.  Empty
+ *   lines and lines starting with '#' are skipped.  Keys may come in any
+ *   order.  The text format has no checksum.
+ *
+ * Saving is crash-safe: the content goes to a temporary file in the
+ * target's directory (".NAME.PID.N.tmp"), which is fsync'ed and renamed
+ * over the target, and the directory is fsync'ed.  A crash or a kill at
+ * any moment leaves the old file or the new one under the name, never a
+ * torn one; at worst a stale temporary file.  The new file keeps the old
+ * one's permission bits.  A symbolic link at the target is replaced by
+ * the file, not followed.  Saving reads the snapshot and takes no lock:
+ * writers and readers of the map are not delayed at all.
+ *
+ * Loading reads the whole file and validates all of it before publishing
+ * its entries as the map's whole content, in one publish, as the next
+ * version (the version stored in the file is informational, see
+ * snapmap_file_stat).  A load that fails changes nothing: same content,
+ * same version.
+ *
+ * struct snapmap_error - details of a failure.  Every function below
+ * that takes one fills it when it is not NULL: on success @code is 0 and
+ * @message empty.
+ * @code:    the negative errno the function returned.
+ * @line:    text format: the 1-based line of the defect; 0 otherwise.
+ * @offset:  the byte offset of the defect in the file, when there is one
+ *           (0 otherwise).
+ * @message: what went wrong, in words, NUL-terminated, without the path
+ *           (e.g. "line 3, column 7: unknown escape \q (use \t, \n, \\
+ *           or \xHH)", "checksum mismatch: stored 0x..., computed ...").
+ *
+ * Errors of the loaders (snapmap_load, snapmap_load_text,
+ * snapmap_file_stat):
+ *   -ENOENT, -EACCES, -ENOTDIR, -ELOOP, -ENAMETOOLONG, ...
+ *                     from open(2): the path cannot be opened;
+ *   -EISDIR           the path is a directory;
+ *   -EIO, ...         from read(2);
+ *   -EMEDIUMTYPE      binary: not a snapshot file (bad magic);
+ *   -EPROTONOSUPPORT  binary: written in a newer (or unknown) format
+ *                     version, or with flags this library does not know;
+ *   -ENODATA          binary: truncated, shorter than its header says;
+ *   -EBADMSG          binary: corrupt: a checksum mismatch, or entries
+ *                     that do not match the header (trailing bytes,
+ *                     lengths that overrun);
+ *                     text: a syntax error (no TAB, a second TAB, a bad
+ *                     escape, a raw control byte), at @line;
+ *   -EILSEQ           binary: keys out of order under the map's order;
+ *   -ENOTUNIQ         the same key twice (text: @message names both
+ *                     lines);
+ *   -E2BIG            a key or value longer than the map's maximum;
+ *   -ENOMEM;
+ *   -EINVAL           a NULL map or path;
+ *   -EDEADLK          called from inside a snapmap_update() callback on
+ *                     the same map.
+ * Errors of the savers: -EINVAL (NULL snapshot or path), -ENOMEM, and
+ * the errno of creating, writing, syncing or renaming the file (-EACCES,
+ * -ENOENT for a missing directory, -ENOSPC, -EIO, -EROFS, -EISDIR when
+ * the target is a directory, ...).
+ */
+#define SNAPMAP_ERROR_MESSAGE_LEN	256
+
+struct snapmap_error {
+	int code;
+	unsigned long line;
+	unsigned long long offset;
+	char message[SNAPMAP_ERROR_MESSAGE_LEN];
+};
+
+/*
+ * snapmap_strerror - a description of an error code of this library.
+ * @code: a negative (or positive) errno value.
+ *
+ * Returns a static string: for the codes the loaders give a meaning of
+ * their own (-EMEDIUMTYPE, -ENODATA, -EBADMSG, ...), that meaning ("not a
+ * snapmap file (bad magic)"); for the others the system's description.
+ * Never NULL.  Thread-safe.
+ */
+SNAPMAP_API
+const char *snapmap_strerror(int code);
+
+/*
+ * snapmap_save - save a snapshot to a binary file, crash-safely.
+ * @snap: the snapshot (from snapmap_pin(), or snapmap_snapshot() inside
+ *        the caller's read-side critical section).
+ * @path: the file to create or replace.
+ * @err:  out, optional: details on failure.
+ *
+ * Returns 0 once the new file and its directory entry are on disk
+ * (fsync), or a saver error (see above); on failure @path is unchanged
+ * and the temporary file removed.  Takes no lock.
+ *
+ * Call with rcu_read_lock held, or on a pinned snapshot.  Pin rather
+ * than hold the read lock across the file I/O: under qsbr a long
+ * critical section delays every grace period.  Calling threads are NOT
+ * required to be registered RCU threads when @snap is pinned.
+ */
+SNAPMAP_API
+int snapmap_save(const struct snapmap_snapshot *snap, const char *path,
+		 struct snapmap_error *err);
+
+/*
+ * snapmap_load - replace the map's content with a binary file's.
+ * @map:     the map.
+ * @path:    a file written by snapmap_save().
+ * @version: out, optional: the version now holding the file's content.
+ * @err:     out, optional: details on failure.
+ *
+ * Validates the whole file first: magic, format version, header and
+ * file checksums, length, and every entry against the map (lengths
+ * within its maxima, keys strictly increasing in its order: a file saved
+ * from a map with another comparator fails with -EILSEQ).  Then
+ * publishes the entries as the map's next version in one publish; the
+ * values are copied and the map owns them (the value destructor runs for
+ * them as for any write).
+ *
+ * Returns 0, or a loader error (see above) with the map unchanged.
+ *
+ * Threads calling this function need to be registered RCU threads (it
+ * publishes with call_rcu).  It takes the writer mutex only to publish;
+ * it does not need the read lock, and may be called inside a read-side
+ * critical section.
+ */
+SNAPMAP_API
+int snapmap_load(struct snapmap *map, const char *path, uint64_t *version,
+		 struct snapmap_error *err);
+
+/*
+ * struct snapmap_file_stat - what snapmap_file_stat() found.
+ * @format_version: the file's format version.
+ * @flags:          the file's flags (0 in version 1).
+ * @entries:        the number of entries.
+ * @version:        the map version of the snapshot when it was saved.
+ * @file_bytes:     the file's size.
+ * @key_bytes, @value_bytes: the sums of key and value lengths.
+ * @longest_key, @longest_value: the largest key and value lengths, to
+ *                  compare with a map's maxima before loading.
+ */
+struct snapmap_file_stat {
+	uint32_t format_version;
+	uint32_t flags;
+	uint64_t entries;
+	uint64_t version;
+	uint64_t file_bytes;
+	uint64_t key_bytes;
+	uint64_t value_bytes;
+	uint64_t longest_key;
+	uint64_t longest_value;
+};
+
+/*
+ * snapmap_file_stat - check a binary file and describe it, without a map.
+ * @path: the file.
+ * @st:   out: its description (filled only on success).
+ * @err:  out, optional: details on failure.
+ *
+ * Checks what does not depend on a map: magic, format version,
+ * checksums, length, and that the entries fill the body exactly.  Key
+ * order and length limits belong to a map: snapmap_load() checks them.
+ *
+ * Returns 0, -EINVAL for a NULL @path or @st, or a loader error.
+ *
+ * Calling threads are NOT required to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_file_stat(const char *path, struct snapmap_file_stat *st,
+		      struct snapmap_error *err);
+
+/*
+ * snapmap_save_text - save a snapshot in the text format, crash-safely.
+ * The file starts with a "# snapmap text format 1: ..." comment line and
+ * holds one line per entry, in key order; every byte outside printable
+ * ASCII is escaped, so the file is plain ASCII.  Otherwise as
+ * snapmap_save(): same returns, same crash safety.
+ *
+ * Call with rcu_read_lock held, or on a pinned snapshot.  Calling
+ * threads are NOT required to be registered RCU threads when @snap is
+ * pinned.
+ */
+SNAPMAP_API
+int snapmap_save_text(const struct snapmap_snapshot *snap, const char *path,
+		      struct snapmap_error *err);
+
+/*
+ * snapmap_write_text - write a snapshot in the text format to an open
+ * file descriptor (a pipe, a socket, standard output), at its current
+ * position.  No temporary file and no fsync: crash safety is the
+ * caller's.  Returns 0, -EINVAL (NULL @snap, negative @fd), -ENOMEM or
+ * the negative errno of write(2) (e.g. -EPIPE).
+ *
+ * Call with rcu_read_lock held, or on a pinned snapshot.  Calling
+ * threads are NOT required to be registered RCU threads when @snap is
+ * pinned.
+ */
+SNAPMAP_API
+int snapmap_write_text(const struct snapmap_snapshot *snap, int fd,
+		       struct snapmap_error *err);
+
+/*
+ * snapmap_load_text - replace the map's content with a text file's.
+ * Parses every line, checks lengths against the map's maxima and that no
+ * key appears twice, sorts the entries in the map's order, then
+ * publishes them in one publish.  Errors carry the line number in
+ * @err->line.  Returns and threading as snapmap_load(): 0, or a loader
+ * error with the map unchanged.
+ *
+ * Threads calling this function need to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_load_text(struct snapmap *map, const char *path,
+		      uint64_t *version, struct snapmap_error *err);
+
+/*
+ * Hot reload.  snapmap_watch_file() starts a background thread that
+ * reloads the map from a file whenever the file is replaced or
+ * rewritten.  It watches the file's directory with inotify, so it sees
+ * a rename onto the name (replace-by-rename, as snapmap_save does), a
+ * writer closing the file after writing it (rewrite in place) and a file
+ * deleted then created again under the name.  Events that arrive
+ * together give one reload.  Writers should replace by rename: a file
+ * rewritten in place can be read while it is half written; a binary file
+ * then fails its checksum, is reported and skipped, and the reload that
+ * follows the writer's close loads the whole file.  Text files have no
+ * checksum: replace them by rename only.
+ *
+ * A reload that fails keeps the map as it is, is counted, and is reported
+ * to the callback.  The watch does not load the file when it starts:
+ * start the watch first, then call snapmap_load() yourself, so that no
+ * change can fall between the two.
+ *
+ * The thread registers itself with the map's RCU flavor (a reload
+ * publishes), and under qsbr is offline while it waits, so it never
+ * holds up grace periods.  It blocks every signal.
+ */
+
+/* Load the watched file with snapmap_load_text() instead of snapmap_load(). */
+#define SNAPMAP_WATCH_TEXT	(1u << 0)
+
+struct snapmap_watch;
+
+/*
+ * snapmap_watch_fn - called by the watcher thread after each reload.
+ * @path:    the path given to snapmap_watch_file().
+ * @result:  0 when the file was loaded, or the loader error; -ENOENT
+ *           also when the watched directory itself was removed or moved
+ *           (the watch then stops reloading).
+ * @version: on success, the version now holding the file's content;
+ *           0 on failure.
+ * @err:     the details (@err->code is @result); valid during the call.
+ * @ctx:     as given to snapmap_watch_file().
+ *
+ * Runs in the watcher thread, a registered RCU thread of the map's
+ * flavor (online, under qsbr), outside any read-side critical section.
+ * It may read and write the map; it must not call snapmap_unwatch() on
+ * its own watch (-EDEADLK).  Reloads wait for it to return: keep it
+ * short.
+ */
+typedef void (*snapmap_watch_fn)(const char *path, int result,
+				 uint64_t version,
+				 const struct snapmap_error *err, void *ctx);
+
+/*
+ * snapmap_watch_file - reload @map from @path whenever it changes.
+ * @map:   the map; it must outlive the watch (snapmap_unwatch() first,
+ *         then snapmap_destroy()).
+ * @path:  the file; its directory must exist, the file need not yet.
+ * @flags: 0 (binary format) or SNAPMAP_WATCH_TEXT.
+ * @fn:    optional: called after each reload.
+ * @ctx:   passed to @fn.
+ * @watch: out: the watch, for snapmap_unwatch() and snapmap_watch_stats().
+ *
+ * Returns 0, -EINVAL (NULL @map, @path or @watch, unknown flags), -EISDIR
+ * (@path ends with '/'), -ENOMEM, or the negative errno of opening or
+ * watching the directory (-ENOENT, -ENOTDIR, -EACCES, -EMFILE, -ENOSPC
+ * for too many inotify watches) or of starting the thread (-EAGAIN).
+ *
+ * Calling threads are NOT required to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_watch_file(struct snapmap *map, const char *path, unsigned flags,
+		       snapmap_watch_fn fn, void *ctx,
+		       struct snapmap_watch **watch);
+
+/*
+ * snapmap_watch_stats - counters of a watch.
+ * @reloads:    out, optional: reloads that succeeded.
+ * @failures:   out, optional: reloads that failed (each was reported).
+ * @last_error: out, optional: the error of the last failure, 0 if none.
+ * Returns 0, or -EINVAL for a NULL watch.  Calling threads are NOT
+ * required to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_watch_stats(struct snapmap_watch *watch, uint64_t *reloads,
+			uint64_t *failures, int *last_error);
+
+/*
+ * snapmap_unwatch - stop a watch and free it.
+ * Wakes the watcher thread (an eventfd in its poll set), waits for it to
+ * finish a reload it may be doing, and releases every descriptor and
+ * byte of the watch.  Returns 0, -EINVAL for a NULL watch, or -EDEADLK
+ * when called from the watch's own callback (nothing is stopped).
+ *
+ * Calling threads are NOT required to be registered RCU threads.  Under
+ * qsbr, an online caller that holds up grace periods while it waits does
+ * not block the watcher: publishing never waits for a grace period.
+ */
+SNAPMAP_API
+int snapmap_unwatch(struct snapmap_watch *watch);
 
 #ifdef __cplusplus
 }

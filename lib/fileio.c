@@ -41,7 +41,7 @@ static int grow(unsigned char **buf, size_t *cap, size_t len)
 	return 0;
 }
 
-int sm_read_file(int dirfd, const char *path, unsigned char **bufp,
+int sm_read_file(const char *path, unsigned char **bufp,
 		 size_t *lenp, struct snapmap_error *err)
 {
 	unsigned char *buf = NULL;
@@ -49,7 +49,7 @@ int sm_read_file(int dirfd, const char *path, unsigned char **bufp,
 	struct stat st;
 	int fd, rc = 0;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return sm_error(err, -errno, 0, 0, "cannot open: %s",
 				snapmap_strerror(errno));
@@ -194,17 +194,21 @@ static int sync_dir(const char *dir, struct snapmap_error *err)
 	return rc;
 }
 
-/* Creates a new, unique temporary file next to the target. */
-static int create_tmp(char *tmp, size_t size, const char *dir,
+/*
+ * Creates a new, unique temporary file next to @path, whose name starts
+ * at @base; its path goes to @tmp.  Returns the descriptor or -errno.
+ */
+static int create_tmp(char *tmp, size_t size, const char *path,
 		      const char *base)
 {
 	for (int attempt = 0; attempt < 100; attempt++) {
 		int fd;
 
-		/* The base name is cut so that the name stays within
-		 * NAME_MAX; the leading dot keeps it out of plain ls. */
-		snprintf(tmp, size, "%s/.%.200s.%ld.%lu.tmp", dir, base,
-			 (long)getpid(), uatomic_add_return(&tmp_counter, 1));
+		/* The directory part of @path as it is, then a hidden name;
+		 * the base name is cut so that it stays within NAME_MAX. */
+		snprintf(tmp, size, "%.*s.%.200s.%ld.%lu.tmp",
+			 (int)(base - path), path, base, (long)getpid(),
+			 uatomic_add_return(&tmp_counter, 1));
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd >= 0 || errno != EEXIST)
 			return fd < 0 ? -errno : fd;
@@ -217,31 +221,23 @@ int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
-	size_t pathlen = strlen(path), tmpsize = pathlen + 256;
+	size_t tmpsize = strlen(path) + 256;
 	struct sm_out out;
 	struct stat st;
-	char *dir, *tmp;
+	char *tmp;
 	int fd, rc;
 
 	if (!*base)
 		return sm_error(err, -EISDIR, 0, 0,
 				"needs a file name, not a directory");
-	/* One allocation: the directory's name, then the temporary path. */
-	dir = sm_alloc(pathlen + 2 + tmpsize);
-	if (!dir)
+	tmp = sm_alloc(tmpsize);
+	if (!tmp)
 		return sm_error(err, -ENOMEM, 0, 0, "out of memory");
-	tmp = dir + pathlen + 2;
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == path)
-		strcpy(dir, "/");
-	else
-		snprintf(dir, pathlen + 2, "%.*s", (int)(slash - path), path);
 
-	fd = create_tmp(tmp, tmpsize, dir, base);
+	fd = create_tmp(tmp, tmpsize, path, base);
 	if (fd < 0) {
 		rc = sm_error(err, fd, 0, 0,
-			      "cannot create a temporary file in %s: %s", dir,
+			      "cannot create a temporary file: %s",
 			      snapmap_strerror(fd));
 		goto out;
 	}
@@ -279,13 +275,16 @@ int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 			      snapmap_strerror(errno));
 		goto unlink;
 	}
-	rc = sync_dir(dir, err);
+	/* The temporary name is spent: cut it down to its directory. */
+	if (slash)
+		tmp[slash == path ? 1 : slash - path] = '\0';
+	rc = sync_dir(slash ? tmp : ".", err);
 	goto out;
 
 unlink:
 	unlink(tmp);
 out:
-	sm_free(dir);
+	sm_free(tmp);
 	return rc;
 }
 
@@ -338,7 +337,7 @@ release:
 	return rc;
 }
 
-int sm_load_file(struct snapmap *map, int dirfd, const char *path,
+int sm_load_file(struct snapmap *map, const char *path,
 		 sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err)
 {
@@ -349,7 +348,7 @@ int sm_load_file(struct snapmap *map, int dirfd, const char *path,
 	sm_error_clear(err);
 	if (!map || !path)
 		return sm_error(err, -EINVAL, 0, 0, "NULL map or path");
-	rc = sm_read_file(dirfd, path, &buf, &len, err);
+	rc = sm_read_file(path, &buf, &len, err);
 	if (rc)
 		return rc;
 	rc = load(map, buf, len, version, err);

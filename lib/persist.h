@@ -54,12 +54,12 @@ void sm_error_clear(struct snapmap_error *err);
 /* ------------------------------------------------------------------ */
 
 /*
- * Reads the whole file @path (relative to @dirfd, or AT_FDCWD) into a
+ * Reads the whole file @path into a
  * buffer from sm_alloc() that the caller frees with sm_free().  Returns
  * 0 or the negative errno of open(2), fstat(2) or read(2) (-EISDIR for a
  * directory, -ENOMEM), with @err filled.
  */
-int sm_read_file(int dirfd, const char *path, unsigned char **buf,
+int sm_read_file(const char *path, unsigned char **buf,
 		 size_t *len, struct snapmap_error *err);
 
 /*
@@ -163,8 +163,8 @@ typedef int (*sm_load_mem_fn)(struct snapmap *map, unsigned char *buf,
 			      size_t len, uint64_t *version,
 			      struct snapmap_error *err);
 
-/* Reads @path (relative to @dirfd) and hands it to @load. */
-int sm_load_file(struct snapmap *map, int dirfd, const char *path,
+/* Reads @path and hands it to @load. */
+int sm_load_file(struct snapmap *map, const char *path,
 		 sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err);
 
