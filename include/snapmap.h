@@ -39,6 +39,12 @@
  *   batch stage (batch_put, ...)      | no            | no                 | no
  *   snapmap_batch_commit              | no (allowed)  | on writer mutex    | yes
  *   snapmap_new / snapmap_new_flavor  | no            | no                 | no
+ *   save / save_text / write_text     | yes, or pin   | file I/O           | if RCS
+ *   load / load_text                  | no (allowed)  | file I/O, writer   | yes
+ *                                     |               | mutex              |
+ *   file_stat / strerror              | no            | file I/O (stat)    | no
+ *   watch_file / watch_stats / unwatch| no            | unwatch joins the  | no
+ *                                     |               | watcher thread     |
  *   snapmap_wait_version              | must NOT hold | sleeps (qsbr: the  | no
  *                                     |               | thread is offline) |
  *   snapmap_destroy                   | must NOT hold | waits for grace    | yes

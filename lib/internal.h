@@ -12,6 +12,9 @@
  *   batch.c    staged ops, their evaluation, batch commit
  *   reclaim.c  deferred reclamation of retired snapshots (call_rcu)
  *   wait.c     waiting for a version (snapmap_wait_version)
+ *
+ * Snapshot files, the text format and file watching have their own
+ * internal header, persist.h, with their module map.
  */
 #ifndef SNAPMAP_INTERNAL_H
 #define SNAPMAP_INTERNAL_H
