@@ -130,6 +130,17 @@ typedef void (*snapmap_value_destroy_fn)(void *val, size_t vlen, void *ctx);
  * @compare_ctx:    passed to @compare.
  * @value_destroy:  optional destructor for stored values.
  * @destroy_ctx:    passed to @value_destroy.
+ * @reclaim_limit:  bytes that retired snapshots may hold while they wait
+ *                  for their grace period (default
+ *                  SNAPMAP_DEFAULT_RECLAIM_LIMIT; SIZE_MAX: no limit).
+ *                  A write that finds more waiting first waits for the
+ *                  pending reclamation (rcu_barrier) before it takes the
+ *                  writer mutex: backpressure instead of unbounded
+ *                  memory under a write storm.  A writer inside a
+ *                  read-side critical section cannot wait (that would
+ *                  deadlock): it writes over the limit, and
+ *                  snapmap_stats() counts it.  Bytes kept by pins do not
+ *                  count (no wait can free them).
  */
 struct snapmap_config {
 	size_t max_key_len;
@@ -138,7 +149,16 @@ struct snapmap_config {
 	void *compare_ctx;
 	snapmap_value_destroy_fn value_destroy;
 	void *destroy_ctx;
+	size_t reclaim_limit;
 };
+
+/*
+ * Default reclaim_limit: 64 MiB.  A write at n entries retires about
+ * 32 bytes x sqrt(n) plus what it replaces (some 40 KiB at a million
+ * entries), so this lets over a thousand writes wait for one grace
+ * period before a writer is held back.
+ */
+#define SNAPMAP_DEFAULT_RECLAIM_LIMIT	((size_t)64 << 20)
 
 /*
  * struct snapmap_kv - one entry as seen by a reader.  The pointers point
@@ -565,6 +585,70 @@ int snapmap_batch_abort(struct snapmap_batch *batch);
 SNAPMAP_API
 int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
 			 size_t *failed_op);
+
+/* ------------------------------------------------------------------ */
+/* Statistics                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * struct snapmap_stats - what a map is doing.  Counters count from the
+ * map's creation.
+ * @version, @entries:      of the current snapshot.
+ * @live_bytes:             bytes the current snapshot holds (directory,
+ *                          chunks, entries with their keys and values).
+ * @reclaim_snapshots:      retired snapshots waiting for their grace period.
+ * @reclaim_bytes:          bytes only they hold (freed after the period).
+ * @pinned_snapshots:       outstanding snapmap_pin() references.
+ * @publishes:              versions published.
+ * @failed_nomem:           writes failed with -ENOMEM,
+ * @failed_invalid:         with -EINVAL or -E2BIG (bad arguments),
+ * @failed_conflict:        on a condition (-EEXIST, -ENOENT, -EAGAIN,
+ *                          -ESTALE, -EALREADY),
+ * @failed_deadlock:        with -EDEADLK (from an update callback),
+ * @failed_other:           for any other reason (an update function's
+ *                          own error).  Failed loads of a bad file are
+ *                          not counted here: they never reach the map.
+ * @reclaim_waits:          writes held back by the reclaim limit,
+ * @reclaim_over_limit:     writes that could not wait (inside a read-side
+ *                          critical section) and went over it.
+ * @writer_acquisitions:    times the writer mutex was taken,
+ * @writer_wait_ns:         total time writers waited for it,
+ * @writer_hold_ns:         total time it was held: with acquisitions, the
+ *                          "mutex profile" of the map's writers.
+ */
+struct snapmap_stats {
+	uint64_t version;
+	uint64_t entries;
+	uint64_t live_bytes;
+	uint64_t reclaim_snapshots;
+	uint64_t reclaim_bytes;
+	uint64_t pinned_snapshots;
+	uint64_t publishes;
+	uint64_t failed_nomem;
+	uint64_t failed_invalid;
+	uint64_t failed_conflict;
+	uint64_t failed_deadlock;
+	uint64_t failed_other;
+	uint64_t reclaim_waits;
+	uint64_t reclaim_over_limit;
+	uint64_t writer_acquisitions;
+	uint64_t writer_wait_ns;
+	uint64_t writer_hold_ns;
+};
+
+/*
+ * snapmap_stats - read a map's statistics.
+ * Returns 0, or -EINVAL for a NULL argument.  Takes the writer mutex
+ * briefly (the counters are kept by writers and by reclamation; readers
+ * keep none, so reading statistics costs readers nothing).  The fields
+ * are read one by one, not as one atomic picture.
+ *
+ * Must NOT be called from inside an update callback of the same map
+ * (-EDEADLK).  Calling threads are NOT required to be registered RCU
+ * threads.
+ */
+SNAPMAP_API
+int snapmap_stats(struct snapmap *map, struct snapmap_stats *stats);
 
 /* ------------------------------------------------------------------ */
 /* Waiting for changes                                                 */

@@ -352,12 +352,15 @@ int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
 
 	if (!batch)
 		return -EINVAL;
+	map = batch->map;
+	sm_check_map(map, __func__);
 	if (batch->committed)
 		return -EALREADY;
-	map = batch->map;
 	rc = sm_writer_lock(map);
-	if (rc)
+	if (rc) {
+		sm_count_failure(map, rc);
 		return rc;
+	}
 	current = sm_current_locked(map)->version;
 	if (batch->has_version && batch->version != current) {
 		rc = -ESTALE;
@@ -376,5 +379,6 @@ int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
 	} else if (failed_op) {
 		*failed_op = failed;
 	}
+	sm_count_failure(map, rc);
 	return rc;
 }

@@ -95,12 +95,14 @@ int snapmap_update(struct snapmap *map, const void *key, size_t klen,
 
 	if (!map || !fn)
 		return -EINVAL;
+	sm_check_map(map, __func__);
 	rc = sm_check_key(map, key, klen);
-	if (rc)
+	if (rc == 0)
+		rc = sm_writer_lock(map);
+	if (rc) {
+		sm_count_failure(map, rc);
 		return rc;
-	rc = sm_writer_lock(map);
-	if (rc)
-		return rc;
+	}
 
 	cur = sm_layout_find(sm_current_locked(map), key, klen);
 	sm_update_frame_enter(&frame, map);
@@ -123,6 +125,7 @@ int snapmap_update(struct snapmap *map, const void *key, size_t klen,
 		sm_entry_put(map, u.entry);	/* now owned by the snapshot */
 	else
 		update_drop_value(&u);
+	sm_count_failure(map, rc);
 	return rc;
 }
 

@@ -323,6 +323,7 @@ int sm_publish_loaded(struct snapmap *map, size_t n, sm_next_fn next,
 	sm_writer_unlock(map);
 	if (rc)
 		sm_error(err, rc, 0, 0, "out of memory");
+	sm_count_failure(map, rc);
 
 release:
 	/* On success the new snapshot holds its own references and the

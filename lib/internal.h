@@ -19,6 +19,8 @@
 #ifndef SNAPMAP_INTERNAL_H
 #define SNAPMAP_INTERNAL_H
 
+#include "config.h"
+
 #define _LGPL_SOURCE	/* inline rcu_dereference/rcu_assign_pointer */
 
 #include <pthread.h>
@@ -55,6 +57,26 @@ void *sm_alloc(size_t size);
 void *sm_calloc(size_t nmemb, size_t size);
 void sm_free(void *p);
 
+#ifdef SM_TESTING
+/*
+ * alloc.c: fault injection, in the test build only (-DSM_TESTING, see
+ * lib/libsnapmap-test.la in tests/local.mk); not exported, not installed.
+ * Counters are process-wide.
+ *
+ * sm_alloc_fail_at - make the @k-th allocation (sm_alloc or sm_calloc
+ *   call) from now return NULL, once; later ones succeed again.  0
+ *   disarms a failure that has not happened yet.
+ * sm_alloc_calls - allocation calls so far, failed ones included: the
+ *   difference around an operation is the number of allocations it makes.
+ * sm_alloc_injected - allocations failed by sm_alloc_fail_at so far.
+ * sm_alloc_live - blocks allocated and not yet given to sm_free().
+ */
+void sm_alloc_fail_at(unsigned long k);
+unsigned long sm_alloc_calls(void);
+unsigned long sm_alloc_injected(void);
+long sm_alloc_live(void);
+#endif
+
 /* ------------------------------------------------------------------ */
 /* entry.c                                                             */
 /* ------------------------------------------------------------------ */
@@ -86,6 +108,12 @@ static inline const void *sm_entry_val(const struct sm_entry *e)
 int sm_check_key(const struct snapmap *map, const void *key, size_t klen);
 int sm_check_value(const struct snapmap *map, const void *val, size_t vlen);
 
+/* Memory an entry takes. */
+static inline size_t sm_entry_bytes(const struct sm_entry *e)
+{
+	return sizeof(*e) + e->vlen + e->klen;
+}
+
 /* A new entry holding one reference (the caller's); NULL on ENOMEM. */
 struct sm_entry *sm_entry_new(const void *key, size_t klen,
 			      const void *val, size_t vlen);
@@ -116,12 +144,36 @@ void sm_scratch_free(struct sm_scratch *scratch);
 /* map.c                                                               */
 /* ------------------------------------------------------------------ */
 
+/* Counters behind snapmap_stats(), updated with uatomic by writers and
+ * by reclamation; readers keep none. */
+struct sm_counters {
+	unsigned long publishes;
+	unsigned long live_bytes;
+	unsigned long reclaim_snapshots;
+	unsigned long reclaim_bytes;
+	unsigned long failed_nomem;
+	unsigned long failed_invalid;
+	unsigned long failed_conflict;
+	unsigned long failed_deadlock;
+	unsigned long failed_other;
+	unsigned long reclaim_waits;
+	unsigned long reclaim_over_limit;
+	unsigned long acquisitions;
+	unsigned long wait_ns;
+	unsigned long hold_ns;
+};
+
+#define SM_MAGIC_LIVE	0x534e4150u	/* "SNAP" */
+#define SM_MAGIC_DEAD	0xdeadbeefu
+
 struct snapmap {
 	/*
 	 * Read-mostly part: everything a reader touches, on cache lines no
 	 * writer stores to while the map is in use.
 	 */
 	struct snapmap_snapshot *current;	/* RCU-protected */
+	unsigned int magic;		/* SM_MAGIC_LIVE until destroyed */
+	bool debug;			/* --enable-debug checks are on */
 	const struct rcu_flavor_struct *flavor;
 	snapmap_compare_fn compare;
 	void *compare_ctx;
@@ -140,6 +192,9 @@ struct snapmap {
 	long pins;	/* outstanding snapmap_pin() references (uatomic) */
 	long batches;	/* live batches (uatomic) */
 	struct sm_scratch scratch;	/* under writer_lock */
+	size_t reclaim_limit;
+	uint64_t locked_at;		/* ns, under writer_lock */
+	struct sm_counters stats;
 
 	/* reclaim.c: the live-snapshot list and retired objects. */
 	pthread_mutex_t reclaim_lock;
@@ -186,6 +241,10 @@ struct snapmap_snapshot {
 	struct snapmap *map;
 	uint64_t version;
 	size_t count;			/* entries */
+	size_t own_bytes;		/* this snapshot's own memory */
+	size_t retire_bytes;		/* freed by its grace period: own memory
+					 * and what its successor dropped */
+	long pins;			/* snapmap_pin() references (uatomic) */
 
 	/* Reclamation (reclaim.c), under map->reclaim_lock; readers never
 	 * look at these. */
@@ -214,6 +273,13 @@ struct sm_dropblock {
 	uintptr_t items[];
 };
 
+/* What a build changes, for publishing and statistics. */
+struct sm_delta {
+	struct sm_dropblock *dropped;	/* what the old snapshot loses */
+	size_t dropped_bytes;		/* their memory */
+	size_t added_bytes;		/* new chunks and entries */
+};
+
 /*
  * One change to apply: @entry becomes the entry for its key, or, with
  * @entry NULL, the key @key/@klen is removed.  Arrays of changes given to
@@ -234,24 +300,24 @@ struct sm_cursor {
 struct snapmap_snapshot *sm_layout_empty(struct snapmap *map,
 					 uint64_t version);
 /*
- * A new snapshot: @old with @changes applied, at @version.  *@dropped
- * receives what @old holds that the new snapshot does not (NULL when
- * nothing), for sm_reclaim_link().  Nothing is changed when it returns
+ * A new snapshot: @old with @changes applied, at @version.  @delta
+ * receives what @old holds that the new snapshot does not (for
+ * sm_reclaim_link()) and the bytes that come and go.  Nothing is changed when it returns
  * NULL (ENOMEM).  The new entries of @changes gain the snapshot lineage's
  * reference only on success.
  */
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,
 					 size_t nchanges, uint64_t version,
-					 struct sm_dropblock **dropped);
+					 struct sm_delta *delta);
 /*
  * A new snapshot holding exactly @entries (sorted by key, unique), at
- * @version; like sm_layout_merge(), *@dropped receives all of @old.
+ * @version; like sm_layout_merge(), @delta->dropped receives all of @old.
  */
 struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 					 struct sm_entry *const *entries,
 					 size_t n, uint64_t version,
-					 struct sm_dropblock **dropped);
+					 struct sm_delta *delta);
 /* The entry with @key, or NULL. */
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen);
@@ -302,6 +368,12 @@ enum sm_op_kind {
 /* ------------------------------------------------------------------ */
 /* wait.c                                                              */
 /* ------------------------------------------------------------------ */
+/*
+ * Before a wait for other threads: fails with -EDEADLK inside a read-side
+ * critical section (memb, mb, bp); puts an online qsbr thread offline and
+ * says so in *@offline (call flavor->thread_online() after the wait).
+ */
+int sm_offline_for_wait(const struct rcu_flavor_struct *flavor, bool *offline);
 int sm_wait_init(struct snapmap *map);
 void sm_wait_fini(struct snapmap *map);
 /* Called by the publisher after each publish of @version. */
@@ -311,9 +383,16 @@ void sm_wait_notify(struct snapmap *map, uint64_t version);
 /* write.c                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Takes the writer mutex; -EDEADLK from inside an update callback. */
+/*
+ * Takes the writer mutex for a write: -EDEADLK from inside an update
+ * callback of @map; waits first while reclamation is over the limit;
+ * counts the mutex profile.
+ */
 int sm_writer_lock(struct snapmap *map);
 void sm_writer_unlock(struct snapmap *map);
+/* Takes the writer mutex without the above; release with
+ * pthread_mutex_unlock.  -EDEADLK from inside an update callback. */
+int sm_writer_lock_plain(struct snapmap *map);
 /* Marks the calling thread as inside an update callback of @map. */
 struct sm_update_frame {
 	const struct snapmap *map;
@@ -404,5 +483,38 @@ void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed);
 int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 			 uint64_t *version, size_t *failed,
 			 const struct sm_entry **conflict);
+
+/* ------------------------------------------------------------------ */
+/* debug.c: --enable-debug checks, and statistics                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With --enable-debug, misuse aborts with a message instead of being
+ * undefined behaviour or an error code: a destroyed map, read-side calls
+ * outside a read-side critical section, unbalanced pins, writes from an
+ * update callback.  The checks are on for every map of a debug build
+ * unless SNAPMAP_DEBUG=0 is in the environment when the map is created.
+ */
+#ifdef SNAPMAP_DEBUG
+void sm_debug_fail(const char *what, const char *func);
+# define SM_DEBUG_CHECK(map, cond, what) \
+	do { \
+		if ((map)->debug && !(cond)) \
+			sm_debug_fail((what), __func__); \
+	} while (0)
+#else
+# define SM_DEBUG_CHECK(map, cond, what) do { } while (0)
+#endif
+bool sm_debug_enabled(void);
+/* A map must be live (not destroyed): checked in debug builds. */
+void sm_check_map(const struct snapmap *map, const char *func);
+/* Read-side calls on @snap: inside a critical section, or pinned. */
+void sm_check_read(const struct snapmap_snapshot *snap, const char *func);
+/* Destroy: poison the map (debug builds keep it, poisoned, until exit). */
+void sm_map_bury(struct snapmap *map);
+
+/* Counts a failed write by its cause. */
+void sm_count_failure(struct snapmap *map, int rc);
+uint64_t sm_now_ns(void);
 
 #endif /* SNAPMAP_INTERNAL_H */

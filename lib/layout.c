@@ -67,6 +67,12 @@ static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)
 	return chunk_entries(c)[0];
 }
 
+static inline size_t chunk_bytes_for(size_t skip, size_t count)
+{
+	return sizeof(struct sm_chunk) + round8(skip) +
+	       count * (sizeof(uint64_t) + sizeof(struct sm_entry *));
+}
+
 /* Retired objects are tagged pointers: entries and chunks are 8-aligned. */
 #define ITEM_CHUNK	((uintptr_t)1)
 
@@ -353,6 +359,8 @@ struct builder {
 	size_t count;			/* entries the new snapshot holds */
 	struct sm_dropblock *drop;	/* what the old snapshot loses */
 	size_t capdrop;
+	size_t dropped_bytes;		/* memory of what is in drop */
+	size_t added_bytes;		/* memory of new chunks and entries */
 	int err;
 };
 
@@ -398,6 +406,13 @@ static void drop_item(struct builder *b, uintptr_t item)
 		b->capdrop = cap;
 	}
 	b->drop->items[b->drop->n++] = item;
+	if (item & ITEM_CHUNK) {
+		const struct sm_chunk *c = (const void *)(item & ~ITEM_CHUNK);
+
+		b->dropped_bytes += chunk_bytes_for(c->skip, c->count);
+	} else {
+		b->dropped_bytes += sm_entry_bytes((const void *)item);
+	}
 }
 
 static int reserve_dir(struct builder *b, size_t more)
@@ -446,8 +461,7 @@ static struct sm_chunk *chunk_new(const struct builder *b,
 	struct sm_chunk *c;
 	uint64_t *prefix;
 
-	c = sm_alloc(sizeof(*c) + round8(skip) +
-		     n * (sizeof(uint64_t) + sizeof(*entries)));
+	c = sm_alloc(chunk_bytes_for(skip, n));
 	if (!c)
 		return NULL;
 	c->birth = b->version;
@@ -484,10 +498,12 @@ static void run_flush(struct builder *b)
 		size_t len = (n - done) / (pieces - i);
 		struct sm_chunk *c = chunk_new(b, B_RUN(b) + done, len);
 
-		if (!c)
+		if (!c) {
 			b->err = -ENOMEM;
-		else
+		} else {
+			b->added_bytes += chunk_bytes_for(c->skip, c->count);
 			dir_push_new(b, c);
+		}
 		done += len;
 	}
 	b->nrun = 0;
@@ -598,7 +614,7 @@ static size_t dir_common(const struct builder *b)
  * snapshot).
  */
 static struct snapmap_snapshot *builder_finish(struct builder *b,
-					       struct sm_dropblock **dropped)
+					       struct sm_delta *delta)
 {
 	struct snapmap_snapshot *snap = NULL;
 	size_t n = b->ndir, skip = b->err ? 0 : dir_common(b);
@@ -606,9 +622,11 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	uint64_t *prefix;
 	struct sm_chunk **chunks;
 
+	size_t own = sizeof(*snap) + n * (sizeof(*prefix) + sizeof(*chunks)) +
+		     skip;
+
 	if (!b->err) {
-		snap = sm_alloc(sizeof(*snap) +
-				n * (sizeof(*prefix) + sizeof(*chunks)) + skip);
+		snap = sm_alloc(own);
 		if (!snap)
 			b->err = -ENOMEM;
 	}
@@ -624,6 +642,7 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 
 	memset(snap, 0, sizeof(*snap));
 	urcu_ref_init(&snap->ref);
+	snap->own_bytes = own;
 	snap->map = b->map;
 	snap->version = b->version;
 	snap->count = b->count;
@@ -651,8 +670,11 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	snap->dir_prefix = prefix;
 	snap->chunks = chunks;
-	if (dropped)
-		*dropped = b->drop;
+	if (delta) {
+		delta->dropped = b->drop;
+		delta->dropped_bytes = b->dropped_bytes;
+		delta->added_bytes = b->added_bytes;
+	}
 	scratch_trim(b->s);
 	return snap;
 }
@@ -666,12 +688,17 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 }
 
 /* Lineage references: a snapshot holding an entry for the first time
- * takes the one reference all of its versions share (see entry.c). */
-static void adopt_new_entries(const struct sm_change *changes, size_t n)
+ * takes the one reference all of its versions share (see entry.c).
+ * Returns the entries' memory. */
+static size_t adopt_new_entries(struct sm_entry *const *entries, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (changes[i].entry)
-			sm_entry_get(changes[i].entry);
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		sm_entry_get(entries[i]);
+		bytes += sm_entry_bytes(entries[i]);
+	}
+	return bytes;
 }
 
 /* The end of the changes, from @j on, that fall into old chunk @ci: those
@@ -695,7 +722,7 @@ static size_t changes_in_chunk(const struct builder *b, size_t ci,
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,
 					 size_t nchanges, uint64_t version,
-					 struct sm_dropblock **dropped)
+					 struct sm_delta *delta)
 {
 	struct snapmap_snapshot *snap;
 	struct builder b;
@@ -739,16 +766,18 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 		if (b.nrun >= CHUNK_MIN || ci == old->nchunks)
 			run_flush(&b);
 	}
-	snap = builder_finish(&b, dropped);
-	if (snap)
-		adopt_new_entries(changes, nchanges);
+	snap = builder_finish(&b, delta);
+	for (size_t i = 0; snap && i < nchanges; i++)
+		if (changes[i].entry)
+			delta->added_bytes +=
+				adopt_new_entries(&changes[i].entry, 1);
 	return snap;
 }
 
 struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 					 struct sm_entry *const *entries,
 					 size_t n, uint64_t version,
-					 struct sm_dropblock **dropped)
+					 struct sm_delta *delta)
 {
 	struct snapmap_snapshot *snap;
 	struct builder b;
@@ -775,10 +804,9 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 		run_flush(&b);
 		done += len;
 	}
-	snap = builder_finish(&b, dropped);
+	snap = builder_finish(&b, delta);
 	if (snap)
-		for (size_t i = 0; i < n; i++)
-			sm_entry_get(entries[i]);
+		delta->added_bytes += adopt_new_entries(entries, n);
 	return snap;
 }
 

@@ -42,6 +42,10 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	map->max_value_len = max_value;
 	map->value_destroy = cfg->value_destroy;
 	map->destroy_ctx = cfg->destroy_ctx;
+	map->reclaim_limit = cfg->reclaim_limit ? cfg->reclaim_limit :
+			     SNAPMAP_DEFAULT_RECLAIM_LIMIT;
+	map->magic = SM_MAGIC_LIVE;
+	map->debug = sm_debug_enabled();
 	if (pthread_mutex_init(&map->writer_lock, NULL))
 		goto nomem_map;
 	if (pthread_mutex_init(&map->reclaim_lock, NULL))
@@ -52,6 +56,7 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	map->current = sm_layout_empty(map, SNAPMAP_INITIAL_VERSION);
 	if (!map->current)
 		goto nomem_wait;
+	map->stats.live_bytes = map->current->own_bytes;
 	return map;
 
 nomem_wait:
@@ -73,6 +78,7 @@ int snapmap_destroy(struct snapmap *map)
 
 	if (!map)
 		return -EINVAL;
+	sm_check_map(map, __func__);
 	if (uatomic_read(&map->pins) || uatomic_read(&map->batches))
 		return -EBUSY;
 	/*
@@ -101,6 +107,6 @@ int snapmap_destroy(struct snapmap *map)
 	sm_scratch_free(&map->scratch);
 	sm_wait_fini(map);
 	pthread_mutex_destroy(&map->writer_lock);
-	sm_free(map);
+	sm_map_bury(map);
 	return 0;
 }

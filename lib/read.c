@@ -25,6 +25,9 @@ static struct snapmap_snapshot *load_current(struct snapmap *map)
 
 const struct snapmap_snapshot *snapmap_snapshot(struct snapmap *map)
 {
+	sm_check_map(map, __func__);
+	SM_DEBUG_CHECK(map, map->flavor->read_ongoing(),
+		       "called outside a read-side critical section");
 	return load_current(map);
 }
 
@@ -36,6 +39,7 @@ int snapmap_find(const struct snapmap_snapshot *snap,
 
 	if (!snap || (!key && klen))
 		return -EINVAL;
+	sm_check_read(snap, __func__);
 	e = sm_layout_find(snap, key, klen);
 	if (!e)
 		return -ENOENT;
@@ -48,11 +52,13 @@ int snapmap_find(const struct snapmap_snapshot *snap,
 
 size_t snapmap_count(const struct snapmap_snapshot *snap)
 {
+	sm_check_read(snap, __func__);
 	return snap ? snap->count : 0;
 }
 
 uint64_t snapmap_version(const struct snapmap_snapshot *snap)
 {
+	sm_check_read(snap, __func__);
 	return snap ? snap->version : 0;
 }
 
@@ -81,6 +87,7 @@ int snapmap_iter_first(const struct snapmap_snapshot *snap,
 
 	if (!snap || !it || !kv)
 		return -EINVAL;
+	sm_check_read(snap, __func__);
 	sm_layout_first(snap, &cur);
 	return iter_set(it, snap, &cur, kv);
 }
@@ -93,6 +100,7 @@ int snapmap_iter_seek(const struct snapmap_snapshot *snap,
 
 	if (!snap || !it || !kv || (!key && klen))
 		return -EINVAL;
+	sm_check_read(snap, __func__);
 	sm_layout_seek(snap, key, klen, &cur);
 	return iter_set(it, snap, &cur, kv);
 }
@@ -105,6 +113,7 @@ int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
 	if (!it || !kv || !it->priv[0])
 		return -EINVAL;
 	snap = (const struct snapmap_snapshot *)it->priv[0];
+	sm_check_read(snap, __func__);
 	cur.chunk = it->priv[1];
 	cur.index = it->priv[2];
 	sm_layout_next(snap, &cur);
@@ -120,6 +129,7 @@ int snapmap_get(struct snapmap *map, const void *key, size_t klen,
 
 	if (!map || (!buf && bufsize))
 		return -EINVAL;
+	sm_check_map(map, __func__);
 	map->flavor->read_lock();
 	rc = snapmap_find(load_current(map), key, klen, &val, &len);
 	if (rc == 0) {
@@ -142,6 +152,7 @@ const struct snapmap_snapshot *snapmap_pin(struct snapmap *map)
 		errno = EINVAL;
 		return NULL;
 	}
+	sm_check_map(map, __func__);
 	map->flavor->read_lock();
 	snap = load_current(map);
 	/*
@@ -150,6 +161,7 @@ const struct snapmap_snapshot *snapmap_pin(struct snapmap *map)
 	 * this critical section: taking another reference is safe.
 	 */
 	sm_snapshot_get(snap);
+	uatomic_inc(&snap->pins);
 	map->flavor->read_unlock();
 	uatomic_inc(&map->pins);
 	return snap;
@@ -163,6 +175,10 @@ void snapmap_unpin(const struct snapmap_snapshot *csnap)
 	if (!snap)
 		return;
 	map = snap->map;
+	sm_check_map(map, __func__);
+	SM_DEBUG_CHECK(map, uatomic_read(&snap->pins) > 0,
+		       "snapshot unpinned more often than pinned");
+	uatomic_dec(&snap->pins);
 	sm_snapshot_put(snap);
 	/* Pairs with the barrier in snapmap_destroy(): our use of the map
 	 * (the release above) happens before it sees the count drop. */

@@ -126,12 +126,18 @@ static void sm_reclaim_cb(struct rcu_head *head)
 	/* See sm_retire(). */
 	__tsan_acquire(snap);
 #endif
+	/* The grace period is over: only pins can keep it now. */
+	uatomic_sub(&snap->map->stats.reclaim_bytes, snap->retire_bytes);
+	uatomic_dec(&snap->map->stats.reclaim_snapshots);
 	sm_snapshot_put(snap);
 }
 
 void sm_retire(struct snapmap_snapshot *snap)
 {
 	const struct rcu_flavor_struct *flavor = snap->map->flavor;
+
+	uatomic_add(&snap->map->stats.reclaim_bytes, snap->retire_bytes);
+	uatomic_inc(&snap->map->stats.reclaim_snapshots);
 
 #ifdef SM_TSAN
 	/*

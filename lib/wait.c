@@ -67,7 +67,7 @@ static void deadline_after(struct timespec *ts, int timeout_ms)
  * read_ongoing() still holds after thread_offline(), the thread really is
  * inside rcu_read_lock().  Returns whether the thread was put offline.
  */
-static int go_offline(const struct rcu_flavor_struct *flavor, bool *offline)
+int sm_offline_for_wait(const struct rcu_flavor_struct *flavor, bool *offline)
 {
 	*offline = false;
 	if (!flavor->read_ongoing())
@@ -88,7 +88,8 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
 
 	if (!map)
 		return -EINVAL;
-	rc = go_offline(map->flavor, &offline);
+	sm_check_map(map, __func__);
+	rc = sm_offline_for_wait(map->flavor, &offline);
 	if (rc)
 		return rc;
 	if (timeout_ms > 0)

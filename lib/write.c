@@ -31,17 +31,68 @@ void sm_update_frame_leave(struct sm_update_frame *frame)
 	update_frames = frame->outer;
 }
 
-int sm_writer_lock(struct snapmap *map)
+static bool in_update_of(const struct snapmap *map)
 {
 	for (const struct sm_update_frame *f = update_frames; f; f = f->outer)
 		if (f->map == map)
-			return -EDEADLK;
+			return true;
+	return false;
+}
+
+int sm_writer_lock_plain(struct snapmap *map)
+{
+	if (in_update_of(map))
+		return -EDEADLK;
 	pthread_mutex_lock(&map->writer_lock);
+	return 0;
+}
+
+/*
+ * Backpressure: while retired snapshots hold more than the reclaim limit,
+ * wait until pending reclamation has run, before taking the mutex (a
+ * grace period cannot end while an online qsbr writer waits for a mutex
+ * whose holder waits for the grace period).  A writer inside a read-side
+ * critical section cannot wait: it goes over the limit, counted.
+ */
+static void reclaim_throttle(struct snapmap *map)
+{
+	bool offline;
+
+	if (map->reclaim_limit == SIZE_MAX ||
+	    uatomic_read(&map->stats.reclaim_bytes) <= map->reclaim_limit)
+		return;
+	if (sm_offline_for_wait(map->flavor, &offline)) {
+		uatomic_inc(&map->stats.reclaim_over_limit);
+		return;
+	}
+	uatomic_inc(&map->stats.reclaim_waits);
+	map->flavor->barrier();
+	if (offline)
+		map->flavor->thread_online();
+}
+
+int sm_writer_lock(struct snapmap *map)
+{
+	uint64_t asked, got;
+
+	if (in_update_of(map)) {
+		SM_DEBUG_CHECK(map, false, "write to a map from inside its "
+			       "own update callback");
+		return -EDEADLK;
+	}
+	reclaim_throttle(map);
+	asked = sm_now_ns();
+	pthread_mutex_lock(&map->writer_lock);
+	got = sm_now_ns();
+	map->locked_at = got;
+	uatomic_inc(&map->stats.acquisitions);
+	uatomic_add(&map->stats.wait_ns, got - asked);
 	return 0;
 }
 
 void sm_writer_unlock(struct snapmap *map)
 {
+	uatomic_add(&map->stats.hold_ns, sm_now_ns() - map->locked_at);
 	pthread_mutex_unlock(&map->writer_lock);
 }
 
@@ -75,14 +126,22 @@ static void publish(struct snapmap *map, struct snapmap_snapshot *next)
  */
 static int publish_next(struct snapmap *map, struct snapmap_snapshot *old,
 			struct snapmap_snapshot *next,
-			struct sm_dropblock *dropped, uint64_t *version)
+			const struct sm_delta *delta, uint64_t *version)
 {
+	size_t retired = old->own_bytes + delta->dropped_bytes;
+
 	if (!next)
 		return -ENOMEM;
-	sm_reclaim_link(old, next, dropped);
+	old->retire_bytes = retired;
+	sm_reclaim_link(old, next, delta->dropped);
 	publish(map, next);
+	/* From here on @old belongs to reclamation: do not touch it. */
 	sm_retire(old);
 	sm_wait_notify(map, next->version);
+
+	uatomic_inc(&map->stats.publishes);
+	uatomic_add(&map->stats.live_bytes, next->own_bytes + delta->added_bytes);
+	uatomic_sub(&map->stats.live_bytes, retired);
 	if (version)
 		*version = next->version;
 	return 0;
@@ -92,21 +151,21 @@ int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
 		      size_t nchanges, uint64_t *version)
 {
 	struct snapmap_snapshot *old = sm_current_locked(map), *next;
-	struct sm_dropblock *dropped;
+	struct sm_delta delta;
 
 	next = sm_layout_merge(old, changes, nchanges, old->version + 1,
-			       &dropped);
-	return publish_next(map, old, next, dropped, version);
+			       &delta);
+	return publish_next(map, old, next, &delta, version);
 }
 
 int sm_replace_all_locked(struct snapmap *map, struct sm_entry *const *entries,
 			  size_t n, uint64_t *version)
 {
 	struct snapmap_snapshot *old = sm_current_locked(map), *next;
-	struct sm_dropblock *dropped;
+	struct sm_delta delta;
 
-	next = sm_layout_build(old, entries, n, old->version + 1, &dropped);
-	return publish_next(map, old, next, dropped, version);
+	next = sm_layout_build(old, entries, n, old->version + 1, &delta);
+	return publish_next(map, old, next, &delta, version);
 }
 
 static void copy_out(const struct sm_copy_out *out, const struct sm_entry *e)
@@ -132,9 +191,12 @@ int sm_write_one(struct snapmap *map, enum sm_op_kind kind,
 
 	if (!map)
 		return -EINVAL;
+	sm_check_map(map, __func__);
 	rc = sm_op_init(&op, map, kind, key, klen, val, vlen, expected, elen);
-	if (rc)
+	if (rc) {
+		sm_count_failure(map, rc);
 		return rc;
+	}
 	rc = sm_writer_lock(map);
 	if (rc == 0) {
 		rc = sm_commit_ops_locked(map, &op, 1, NULL, &failed,
@@ -146,6 +208,7 @@ int sm_write_one(struct snapmap *map, enum sm_op_kind kind,
 		sm_writer_unlock(map);
 	}
 	sm_op_release(map, &op, rc == 0);
+	sm_count_failure(map, rc);
 	return rc;
 }
 

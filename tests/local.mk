@@ -40,7 +40,9 @@ tests_unit_unit_SOURCES = \
 	tests/unit/test_batch.c \
 	tests/unit/test_pin.c \
 	tests/unit/test_flavor.c \
-	tests/unit/test_layout.c
+	tests/unit/test_layout.c \
+	tests/unit/test_debug.c \
+	tests/unit/test_stats.c
 tests_unit_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 
@@ -64,3 +66,35 @@ AM_TESTS_ENVIRONMENT = \
 	LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp $${LSAN_OPTIONS}"; \
 	UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 $${UBSAN_OPTIONS}"; \
 	export TSAN_OPTIONS ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS;
+
+# ---------------------------------------------------------------------
+# Allocation-failure tests (issue #6): tests/fault/fault.
+#
+# lib/libsnapmap-test.la is the library built a second time, from the
+# same sources, with -DSM_TESTING: its allocation seam (lib/alloc.c) can
+# fail the k-th allocation from now and counts allocations and live
+# blocks (lib/internal.h).  It is a libtool convenience library, never
+# installed; the test links it statically, so it reaches those internal,
+# hidden functions while the installed library exports nothing new and
+# keeps the seam as it is (jemalloc's "test build of the library").
+# ---------------------------------------------------------------------
+noinst_LTLIBRARIES = lib/libsnapmap-test.la
+lib_libsnapmap_test_la_SOURCES = $(lib_libsnapmap_la_SOURCES)
+lib_libsnapmap_test_la_CPPFLAGS = $(AM_CPPFLAGS) -DSM_TESTING
+lib_libsnapmap_test_la_CFLAGS = $(lib_libsnapmap_la_CFLAGS)
+lib_libsnapmap_test_la_LIBADD = $(lib_libsnapmap_la_LIBADD)
+
+if HAVE_CRITERION
+check_PROGRAMS += tests/fault/fault
+# Criterion cannot run under TSan (see above); the fault test has no
+# concurrency to check anyway.
+if !TSAN
+TESTS += tests/fault/fault
+endif
+endif
+
+tests_fault_fault_SOURCES = tests/fault/fault.c
+tests_fault_fault_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib -DSM_TESTING
+tests_fault_fault_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_fault_fault_LDADD = lib/libsnapmap-test.la $(CRITERION_LIBS) \
+	$(URCU_LIBS)
