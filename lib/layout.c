@@ -31,46 +31,103 @@
 #define CHUNK_MAX	(2 * CHUNK_TARGET)	/* split above this */
 #define CHUNK_MIN	(CHUNK_TARGET / 4)	/* absorb a neighbour below */
 
+/*
+ * A chunk, laid out for search.  Its entries sit in leaf blocks of 8:
+ * the 8 key prefixes on one cache line, the 8 entry pointers on the next
+ * (the pair is fetched together).  Above the leaves, index levels of
+ * fanout 8 hold the last prefix of each block below, top level first, so
+ * a search reads one line per level: 4 lines for 1024 entries where a
+ * binary search over the same prefixes reads about 8.
+ */
+#define FANOUT		8
+#define MAX_UP		4	/* index levels: enough for 8^5 entries */
+#define LINE		64
+
 struct sm_chunk {
+	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
 	uint64_t birth;		/* version of the first snapshot holding it */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
-	/*
-	 * unsigned char shared[skip], padded to 8 bytes: those bytes, on the
-	 * header's cache line when short, so a search needs no entry;
-	 * uint64_t prefix[count]; struct sm_entry *entries[count].
-	 */
+	uint32_t nup;		/* index levels above the leaves */
+	uint32_t top;		/* entries in the top index level */
+	uint32_t up_off[MAX_UP];	/* byte offsets, top level first */
+	uint32_t leaf_off;
+	uint32_t shared_off;	/* the @skip shared bytes */
 };
 
-static inline size_t round8(size_t n)
+struct leaf_block {
+	uint64_t prefix[FANOUT];	/* UINT64_MAX past the end */
+	struct sm_entry *entry[FANOUT];
+};
+
+static inline size_t round_up(size_t n, size_t to)
 {
-	return (n + 7) & ~(size_t)7;
+	return (n + to - 1) / to * to;
 }
 
 static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
 {
-	return (const unsigned char *)(c + 1);
+	return (const unsigned char *)c + c->shared_off;
 }
 
-static inline uint64_t *chunk_prefix(const struct sm_chunk *c)
+static inline struct leaf_block *chunk_leaves(const struct sm_chunk *c)
 {
-	return (uint64_t *)((char *)(c + 1) + round8(c->skip));
+	return (struct leaf_block *)((char *)c + c->leaf_off);
 }
 
-static inline struct sm_entry **chunk_entries(const struct sm_chunk *c)
+static inline uint64_t chunk_prefix_at(const struct sm_chunk *c, size_t i)
 {
-	return (struct sm_entry **)(chunk_prefix(c) + c->count);
+	return chunk_leaves(c)[i / FANOUT].prefix[i % FANOUT];
+}
+
+static inline struct sm_entry *chunk_entry_at(const struct sm_chunk *c,
+					      size_t i)
+{
+	return chunk_leaves(c)[i / FANOUT].entry[i % FANOUT];
 }
 
 static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)
 {
-	return chunk_entries(c)[0];
+	return chunk_entry_at(c, 0);
+}
+
+/* Where everything of a chunk of @count entries and @skip shared bytes
+ * goes (offsets into @c, when given) and how many bytes it takes. */
+static size_t chunk_geometry(size_t count, size_t skip, struct sm_chunk *c)
+{
+	size_t sizes[MAX_UP], nup = 0, off, level = count;
+
+	while (level > FANOUT && nup < MAX_UP) {
+		level = (level + FANOUT - 1) / FANOUT;
+		sizes[nup++] = level;
+	}
+	off = round_up(sizeof(struct sm_chunk) + skip, LINE);
+	if (c) {
+		c->count = (uint32_t)count;
+		c->skip = (uint32_t)skip;
+		c->shared_off = sizeof(struct sm_chunk);
+		c->nup = (uint32_t)nup;
+		c->top = (uint32_t)(nup ? sizes[nup - 1] : count);
+	}
+	for (size_t l = 0; l < nup; l++) {	/* top level first */
+		if (c)
+			c->up_off[l] = (uint32_t)off;
+		off += round_up(sizes[nup - 1 - l], FANOUT) * sizeof(uint64_t);
+	}
+	if (c)
+		c->leaf_off = (uint32_t)off;
+	off += (count + FANOUT - 1) / FANOUT * sizeof(struct leaf_block);
+	return off;
 }
 
 static inline size_t chunk_bytes_for(size_t skip, size_t count)
 {
-	return sizeof(struct sm_chunk) + round8(skip) +
-	       count * (sizeof(uint64_t) + sizeof(struct sm_entry *));
+	return chunk_geometry(count, skip, NULL) + LINE;	/* + alignment */
+}
+
+static void chunk_free(struct sm_chunk *c)
+{
+	sm_free(c->mem);
 }
 
 /* Retired objects are tagged pointers: entries and chunks are 8-aligned. */
@@ -135,6 +192,28 @@ static inline size_t lower_bound_u64(const uint64_t *a, size_t n, uint64_t x)
  * points at them): <0 when @key sorts before the whole run, >0 after it,
  * 0 when it starts with them.
  */
+/* memcmp for the short runs a search compares, inline: 8 bytes a step,
+ * compared as big-endian integers. */
+static inline int bytes_cmp(const unsigned char *a, const unsigned char *b,
+			    size_t n)
+{
+	while (n >= 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return be64toh(x) < be64toh(y) ? -1 : 1;
+		a += 8;
+		b += 8;
+		n -= 8;
+	}
+	for (; n; a++, b++, n--)
+		if (*a != *b)
+			return *a < *b ? -1 : 1;
+	return 0;
+}
+
 static inline int against_shared(const void *key, size_t klen,
 				 const void *shared, size_t skip)
 {
@@ -142,43 +221,39 @@ static inline int against_shared(const void *key, size_t klen,
 
 	if (!skip)
 		return 0;
-	if (!klen)
-		return -1;	/* the empty key sorts first */
-	d = memcmp(key, shared, klen < skip ? klen : skip);
+	d = bytes_cmp(key, shared, klen < skip ? klen : skip);
 	if (d == 0 && klen < skip)
-		return -1;
+		return -1;	/* a proper prefix of the shared bytes */
 	return d;
 }
 
-/*
- * Position of @key among sorted entries whose prefixes (after @skip
- * shared bytes, @shared) are @prefix[0..n): the number of entries < @key,
- * or with @upper, <= @key.  Ties on the prefix are settled with the full
- * keys, taken by @key_at.
- */
-static size_t prefix_search(const uint64_t *prefix, size_t n, size_t skip,
-			    const void *shared,
-			    const struct sm_entry *(*key_at)(const void *, size_t),
-			    const void *obj, const void *key, size_t klen,
-			    bool upper)
+/* How many of the 8 prefixes at @p are < @x (no branches on the data). */
+static inline size_t count_less8(const uint64_t *p, uint64_t x)
 {
-	int side = against_shared(key, klen, shared, skip);
-	uint64_t kp;
-	size_t pos;
+	return (size_t)(p[0] < x) + (p[1] < x) + (p[2] < x) + (p[3] < x) +
+	       (p[4] < x) + (p[5] < x) + (p[6] < x) + (p[7] < x);
+}
 
-	if (side)
-		return side < 0 ? 0 : n;
-	kp = key_prefix(key, klen, skip);
-	pos = lower_bound_u64(prefix, n, kp);
-	while (pos < n && prefix[pos] == kp) {
-		const struct sm_entry *e = key_at(obj, pos);
-		int c = sm_bytewise_compare(sm_entry_key(e), e->klen, key, klen);
+/*
+ * Bytewise order of two keys that share their first @off bytes (the
+ * shared bytes and an equal 8-byte prefix, @off = skip + 8): only what
+ * follows needs comparing.  Where either key ends within @off, equal
+ * prefixes mean one is a prefix of the other (padding is zero bytes, and
+ * a zero byte of the longer key past the shorter's end): the shorter sorts
+ * first.
+ */
+static inline int tail_cmp(const struct sm_entry *e, const void *key,
+			   size_t klen, size_t off)
+{
+	if (e->klen > off && klen > off) {
+		size_t n = (e->klen < klen ? e->klen : klen) - off;
+		int c = bytes_cmp((const unsigned char *)sm_entry_key(e) + off,
+				  (const unsigned char *)key + off, n);
 
-		if (c > 0 || (c == 0 && !upper))
-			break;
-		pos++;
+		if (c)
+			return c;
 	}
-	return pos;
+	return (e->klen > klen) - (e->klen < klen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -187,7 +262,7 @@ static size_t prefix_search(const uint64_t *prefix, size_t n, size_t skip,
 
 static const struct sm_entry *chunk_key_at(const void *chunk, size_t i)
 {
-	return chunk_entries(chunk)[i];
+	return chunk_entry_at(chunk, i);
 }
 
 static const struct sm_entry *dir_key_at(const void *snap, size_t i)
@@ -195,7 +270,8 @@ static const struct sm_entry *dir_key_at(const void *snap, size_t i)
 	return chunk_first(((const struct snapmap_snapshot *)snap)->chunks[i]);
 }
 
-/* The same as prefix_search(), with the map's comparator. */
+/* Position of @key among @n sorted entries by the map's comparator: the
+ * number of entries < @key, or with @upper, <= @key. */
 static size_t generic_search(const struct snapmap *map, size_t n,
 			     const struct sm_entry *(*key_at)(const void *,
 							      size_t),
@@ -217,15 +293,58 @@ static size_t generic_search(const struct snapmap *map, size_t n,
 	return lo;
 }
 
+/* First position of the chunk whose prefix is >= @x: down the index. */
+static size_t chunk_prefix_bound(const struct sm_chunk *c, uint64_t x)
+{
+	size_t block = 0;
+
+	for (uint32_t l = 0; l < c->nup; l++) {
+		const uint64_t *level =
+			(const uint64_t *)((const char *)c + c->up_off[l]);
+		size_t i = count_less8(level + FANOUT * block, x);
+
+		/* Below the top, some prefix of the block is >= @x: its
+		 * parent, the block's last, was. */
+		if (l == 0 && i == c->top)
+			return c->count;
+		block = FANOUT * block + i;
+	}
+	return FANOUT * block + count_less8(chunk_leaves(c)[block].prefix, x);
+}
+
+/*
+ * Lower bound of @key in chunk @c; *@exact tells whether the entry there
+ * is @key.
+ */
 static size_t chunk_lower_bound(const struct snapmap *map,
 				const struct sm_chunk *c,
-				const void *key, size_t klen)
+				const void *key, size_t klen, bool *exact)
 {
-	if (!bytewise(map))
-		return generic_search(map, c->count, chunk_key_at, c, key,
-				      klen, false);
-	return prefix_search(chunk_prefix(c), c->count, c->skip,
-			     chunk_shared(c), chunk_key_at, c, key, klen, false);
+	size_t pos, off = (size_t)c->skip + 8;
+	int side, cmp = 1;
+	uint64_t kp;
+
+	if (!bytewise(map)) {
+		pos = generic_search(map, c->count, chunk_key_at, c, key, klen,
+				     false);
+		*exact = pos < c->count &&
+			 sm_compare(map, sm_entry_key(chunk_entry_at(c, pos)),
+				    chunk_entry_at(c, pos)->klen, key,
+				    klen) == 0;
+		return pos;
+	}
+	*exact = false;
+	side = against_shared(key, klen, chunk_shared(c), c->skip);
+	if (side)
+		return side < 0 ? 0 : c->count;
+	kp = key_prefix(key, klen, c->skip);
+	pos = chunk_prefix_bound(c, kp);
+	/* Entries with the same prefix: settle with what follows it. */
+	while (pos < c->count && chunk_prefix_at(c, pos) == kp &&
+	       (cmp = tail_cmp(chunk_entry_at(c, pos), key, klen, off)) < 0)
+		pos++;
+	*exact = cmp == 0 && pos < c->count && chunk_prefix_at(c, pos) == kp;
+	return pos;
 }
 
 /* The chunk @key falls into: the last one whose first key is <= @key, or
@@ -235,45 +354,62 @@ static size_t dir_chunk_of(const struct snapmap_snapshot *snap,
 {
 	size_t n;
 
-	if (!bytewise(snap->map))
+	int side;
+	uint64_t kp;
+
+	if (!bytewise(snap->map)) {
 		n = generic_search(snap->map, snap->nchunks, dir_key_at, snap,
 				   key, klen, true);
-	else
-		n = prefix_search(snap->dir_prefix, snap->nchunks,
-				  snap->dir_skip, snap->dir_shared, dir_key_at,
-				  snap, key, klen, true);
+	} else if ((side = against_shared(key, klen, snap->dir_shared,
+					  snap->dir_skip)) != 0) {
+		n = side < 0 ? 0 : snap->nchunks;
+	} else {
+		/* The directory is small and hot: a binary search over it. */
+		kp = key_prefix(key, klen, snap->dir_skip);
+		n = lower_bound_u64(snap->dir_prefix, snap->nchunks, kp);
+		while (n < snap->nchunks && snap->dir_prefix[n] == kp &&
+		       tail_cmp(dir_key_at(snap, n), key, klen,
+				snap->dir_skip + 8) <= 0)
+			n++;
+	}
 	return n ? n - 1 : 0;
+}
+
+/* Cursor on the first entry >= @key; returns whether it is @key. */
+static bool layout_seek(const struct snapmap_snapshot *snap,
+			const void *key, size_t klen, struct sm_cursor *cur)
+{
+	const struct sm_chunk *c;
+	bool exact;
+
+	cur->chunk = 0;
+	cur->index = 0;
+	if (snap->nchunks == 0)
+		return false;
+	cur->chunk = dir_chunk_of(snap, key, klen);
+	c = snap->chunks[cur->chunk];
+	cur->index = chunk_lower_bound(snap->map, c, key, klen, &exact);
+	if (cur->index == c->count) {
+		cur->chunk++;
+		cur->index = 0;
+	}
+	return exact;
 }
 
 void sm_layout_seek(const struct snapmap_snapshot *snap,
 		    const void *key, size_t klen, struct sm_cursor *cur)
 {
-	const struct sm_chunk *c;
-
-	cur->chunk = 0;
-	cur->index = 0;
-	if (snap->nchunks == 0)
-		return;
-	cur->chunk = dir_chunk_of(snap, key, klen);
-	c = snap->chunks[cur->chunk];
-	cur->index = chunk_lower_bound(snap->map, c, key, klen);
-	if (cur->index == c->count) {
-		cur->chunk++;
-		cur->index = 0;
-	}
+	layout_seek(snap, key, klen, cur);
 }
 
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen)
 {
 	struct sm_cursor cur;
-	const struct sm_entry *e;
 
-	sm_layout_seek(snap, key, klen, &cur);
-	e = sm_layout_at(snap, &cur);
-	if (e && sm_compare(snap->map, sm_entry_key(e), e->klen, key, klen) == 0)
-		return e;
-	return NULL;
+	if (!layout_seek(snap, key, klen, &cur))
+		return NULL;
+	return chunk_entry_at(snap->chunks[cur.chunk], cur.index);
 }
 
 void sm_layout_first(const struct snapmap_snapshot *snap, struct sm_cursor *cur)
@@ -301,7 +437,7 @@ const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 	if (cur->chunk >= snap->nchunks)
 		return NULL;
 	c = snap->chunks[cur->chunk];
-	return cur->index < c->count ? chunk_entries(c)[cur->index] : NULL;
+	return cur->index < c->count ? chunk_entry_at(c, cur->index) : NULL;
 }
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
@@ -444,7 +580,7 @@ static void dir_share(struct builder *b, size_t from, size_t to)
 static void dir_push_new(struct builder *b, struct sm_chunk *c)
 {
 	if (reserve_dir(b, 1)) {
-		sm_free(c);
+		chunk_free(c);
 		return;
 	}
 	B_DIR(b)[b->ndir] = c;
@@ -457,25 +593,62 @@ static struct sm_chunk *chunk_new(const struct builder *b,
 {
 	size_t skip = bytewise(b->map) ?
 		      common_prefix(items[0].entry, items[n - 1].entry) : 0;
-	struct sm_entry **entries;
+	size_t bytes = chunk_geometry(n, skip, NULL);
+	struct leaf_block *leaves;
 	struct sm_chunk *c;
-	uint64_t *prefix;
+	void *mem;
 
-	c = sm_alloc(chunk_bytes_for(skip, n));
-	if (!c)
+	mem = sm_alloc(bytes + LINE);
+	if (!mem)
 		return NULL;
+	c = (struct sm_chunk *)round_up((uintptr_t)mem, LINE);
+	chunk_geometry(n, skip, c);
+	c->mem = mem;
 	c->birth = b->version;
-	c->count = (uint32_t)n;
-	c->skip = (uint32_t)skip;
-	memcpy((unsigned char *)(c + 1), sm_entry_key(items[0].entry), skip);
-	prefix = chunk_prefix(c);
-	entries = chunk_entries(c);
-	for (size_t i = 0; i < n; i++) {
-		const struct sm_entry *e = items[i].entry;
+	memcpy((unsigned char *)c + c->shared_off,
+	       sm_entry_key(items[0].entry), skip);
 
-		prefix[i] = items[i].skip == skip ? items[i].prefix :
-			    key_prefix(sm_entry_key(e), e->klen, skip);
-		entries[i] = items[i].entry;
+	leaves = chunk_leaves(c);
+	for (size_t i = 0; i < round_up(n, FANOUT); i++) {
+		struct leaf_block *lb = &leaves[i / FANOUT];
+		const struct sm_entry *e;
+
+		if (i >= n) {
+			lb->prefix[i % FANOUT] = UINT64_MAX;
+			lb->entry[i % FANOUT] = NULL;
+			continue;
+		}
+		e = items[i].entry;
+		lb->prefix[i % FANOUT] = items[i].skip == skip ?
+			items[i].prefix :
+			key_prefix(sm_entry_key(e), e->klen, skip);
+		lb->entry[i % FANOUT] = items[i].entry;
+	}
+
+	/* Index levels, bottom up: each holds the last prefix of every
+	 * block of the level below. */
+	for (uint32_t l = c->nup; l-- > 0;) {
+		uint64_t *level = (uint64_t *)((char *)c + c->up_off[l]);
+		size_t below = n, size;
+
+		/* The level under this one: the leaves, or index level l+1. */
+		for (uint32_t k = c->nup; k-- > l + 1;)
+			below = (below + FANOUT - 1) / FANOUT;
+		size = (below + FANOUT - 1) / FANOUT;
+		for (size_t t = 0; t < round_up(size, FANOUT); t++) {
+			size_t last = t * FANOUT + FANOUT - 1;
+
+			if (t >= size) {
+				level[t] = UINT64_MAX;
+				continue;
+			}
+			if (last >= below)
+				last = below - 1;
+			level[t] = l + 1 == c->nup ?
+				chunk_prefix_at(c, last) :
+				((const uint64_t *)((char *)c +
+						    c->up_off[l + 1]))[last];
+		}
 	}
 	return c;
 }
@@ -513,12 +686,10 @@ static void run_flush(struct builder *b)
 static struct run_item *run_copy(struct run_item *run, const struct sm_chunk *c,
 				 size_t from, size_t to)
 {
-	struct sm_entry *const *ent = chunk_entries(c);
-	const uint64_t *prefix = chunk_prefix(c);
-
 	for (size_t i = from; i < to; i++)
 		*run++ = (struct run_item){
-			.entry = ent[i], .prefix = prefix[i], .skip = c->skip,
+			.entry = chunk_entry_at(c, i),
+			.prefix = chunk_prefix_at(c, i), .skip = c->skip,
 		};
 	return run;
 }
@@ -533,7 +704,6 @@ static void run_merge(struct builder *b, size_t ci,
 		      const struct sm_change *changes, size_t n)
 {
 	const struct sm_chunk *c = b->old->chunks[ci];
-	struct sm_entry *const *ent = chunk_entries(c);
 	struct run_item *run;
 	size_t i = 0;
 
@@ -546,16 +716,16 @@ static void run_merge(struct builder *b, size_t ci,
 	drop_item(b, (uintptr_t)c | ITEM_CHUNK);
 	run = B_RUN(b) + b->nrun;
 	for (size_t j = 0; j < n; j++) {
+		bool exact;
 		size_t pos = chunk_lower_bound(b->map, c, changes[j].key,
-					       changes[j].klen);
+					       changes[j].klen, &exact);
 
 		run = run_copy(run, c, i, pos);
 		i = pos;
-		if (i < c->count &&
-		    sm_compare(b->map, sm_entry_key(ent[i]), ent[i]->klen,
-			       changes[j].key, changes[j].klen) == 0) {
-			drop_item(b, (uintptr_t)ent[i++]);
+		if (exact) {
+			drop_item(b, (uintptr_t)chunk_entry_at(c, i));
 			b->count--;
+			i++;
 		}
 		if (changes[j].entry) {
 			*run++ = new_item(changes[j].entry);
@@ -633,7 +803,7 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	if (b->err) {
 		for (size_t i = 0; i < b->ndir; i++)
 			if (B_DIR(b)[i]->birth == b->version)
-				sm_free(B_DIR(b)[i]);
+				chunk_free(B_DIR(b)[i]);
 		sm_free(b->drop);
 		b->drop = NULL;
 		scratch_trim(b->s);
@@ -789,7 +959,7 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 
 		drop_item(&b, (uintptr_t)c | ITEM_CHUNK);
 		for (size_t k = 0; k < c->count; k++)
-			drop_item(&b, (uintptr_t)chunk_entries(c)[k]);
+			drop_item(&b, (uintptr_t)chunk_entry_at(c, k));
 	}
 	for (size_t done = 0; done < n && !b.err;) {
 		size_t len = n - done <= CHUNK_MAX ? n - done : CHUNK_TARGET;
@@ -817,7 +987,7 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
 {
 	if (item & ITEM_CHUNK)
-		sm_free((void *)(item & ~ITEM_CHUNK));
+		chunk_free((struct sm_chunk *)(item & ~ITEM_CHUNK));
 	else
 		sm_entry_put(map, (struct sm_entry *)item);
 }
@@ -829,7 +999,7 @@ void sm_reclaim_free_all(struct snapmap_snapshot *snap)
 
 		for (size_t k = 0; k < c->count; k++)
 			sm_reclaim_free_item(snap->map,
-					     (uintptr_t)chunk_entries(c)[k]);
+					     (uintptr_t)chunk_entry_at(c, k));
 		sm_reclaim_free_item(snap->map, (uintptr_t)c | ITEM_CHUNK);
 	}
 }
