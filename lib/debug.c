@@ -108,18 +108,6 @@ bool sm_debug_enabled(void)
 	return false;
 }
 
-void sm_check_map(const struct snapmap *map, const char *func)
-{
-	(void)map;
-	(void)func;
-}
-
-void sm_check_read(const struct snapmap_snapshot *snap, const char *func)
-{
-	(void)snap;
-	(void)func;
-}
-
 void sm_map_bury(struct snapmap *map)
 {
 	sm_free(map);

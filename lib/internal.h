@@ -506,10 +506,26 @@ void sm_debug_fail(const char *what, const char *func);
 # define SM_DEBUG_CHECK(map, cond, what) do { } while (0)
 #endif
 bool sm_debug_enabled(void);
-/* A map must be live (not destroyed): checked in debug builds. */
+#ifdef SNAPMAP_DEBUG
+/* A map must be live (not destroyed). */
 void sm_check_map(const struct snapmap *map, const char *func);
 /* Read-side calls on @snap: inside a critical section, or pinned. */
 void sm_check_read(const struct snapmap_snapshot *snap, const char *func);
+#else
+/* Without --enable-debug the checks cost nothing, not even a call. */
+static inline void sm_check_map(const struct snapmap *map, const char *func)
+{
+	(void)map;
+	(void)func;
+}
+
+static inline void sm_check_read(const struct snapmap_snapshot *snap,
+				 const char *func)
+{
+	(void)snap;
+	(void)func;
+}
+#endif
 /* Destroy: poison the map (debug builds keep it, poisoned, until exit). */
 void sm_map_bury(struct snapmap *map);
 

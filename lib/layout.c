@@ -148,15 +148,37 @@ static inline bool bytewise(const struct snapmap *map)
  * order of keys that share their first @skip bytes; equal prefixes need a
  * full comparison.
  */
+static inline uint64_t load_be64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+static inline uint32_t load_be32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return be32toh(v);
+}
+
 static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
 {
-	const unsigned char *p = (const unsigned char *)key + skip;
+	const unsigned char *k = key;
+	size_t rest = klen > skip ? klen - skip : 0;
 	uint64_t v = 0;
 
-	if (klen >= skip + 8)
-		memcpy(&v, p, 8);
-	else if (klen > skip)
-		memcpy(&v, p, klen - skip);
+	if (rest >= 8)
+		return load_be64(k + skip);
+	if (rest == 0)
+		return 0;
+	/* A short tail: the 8 bytes that end the key, shifted so the tail
+	 * comes first (no variable-length copy). */
+	if (klen >= 8)
+		return load_be64(k + klen - 8) << (64 - 8 * rest);
+	memcpy(&v, k + skip, rest);
 	return be64toh(v);
 }
 
@@ -197,20 +219,36 @@ static inline size_t lower_bound_u64(const uint64_t *a, size_t n, uint64_t x)
 static inline int bytes_cmp(const unsigned char *a, const unsigned char *b,
 			    size_t n)
 {
-	while (n >= 8) {
-		uint64_t x, y;
+	size_t done = 0;
 
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return be64toh(x) < be64toh(y) ? -1 : 1;
-		a += 8;
-		b += 8;
-		n -= 8;
+	if (n >= 8) {
+		for (; done + 8 <= n; done += 8) {
+			uint64_t x = load_be64(a + done), y = load_be64(b + done);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		}
+		if (done < n) {
+			/* The last 8 bytes, overlapping what was equal. */
+			uint64_t x = load_be64(a + n - 8), y = load_be64(b + n - 8);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		}
+		return 0;
 	}
-	for (; n; a++, b++, n--)
-		if (*a != *b)
-			return *a < *b ? -1 : 1;
+	if (n >= 4) {
+		uint32_t x = load_be32(a), y = load_be32(b);
+
+		if (x == y) {
+			x = load_be32(a + n - 4);
+			y = load_be32(b + n - 4);
+		}
+		return x == y ? 0 : x < y ? -1 : 1;
+	}
+	for (; done < n; done++)
+		if (a[done] != b[done])
+			return a[done] < b[done] ? -1 : 1;
 	return 0;
 }
 
