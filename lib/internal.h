@@ -131,12 +131,18 @@ void sm_entry_discard(struct sm_entry *e);
  * a publish does not return big arrays to the kernel and fault them back
  * in.  Under the writer mutex. */
 struct sm_scratch {
-	void *run;
-	size_t caprun;
+	void *run_prefix;
+	size_t caprunp;
+	void *run_entry;
+	size_t caprune;
+	void *seg;
+	size_t capseg;
 	void *dir;
 	size_t capdir;
 	void *dirp;
 	size_t capdirp;
+	void *fresh;
+	size_t capfresh;
 };
 void sm_scratch_free(struct sm_scratch *scratch);
 

@@ -520,16 +520,26 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 }
 
 /*
- * The state of one snapshot build.  The directory and run buffers are the
- * map's scratch, reused across writes (the writer mutex is held).
+ * The state of one snapshot build.  Its arrays are the map's scratch,
+ * reused across writes (the writer mutex is held):
+ *   dir, dirp  the new directory: chunk pointers and, for chunks shared
+ *              with the old snapshot, their directory prefixes;
+ *   fresh      which directory slots hold chunks this build made;
+ *   run        entries not yet cut into chunks (prefix and entry
+ *              arrays), with segments saying after how many shared bytes
+ *              each run of prefixes was taken: a chunk rebuilt with the
+ *              same shared bytes copies its old prefixes instead of
+ *              reading every key again (a cache miss per entry).
  */
 struct builder {
 	struct snapmap *map;
 	const struct snapmap_snapshot *old;
 	uint64_t version;
-	struct sm_scratch *s;		/* dir, dirp, run */
-	size_t ndir;			/* chunks in s->dir */
-	size_t nrun;			/* entries in s->run not yet cut */
+	struct sm_scratch *s;
+	size_t ndir;
+	size_t nfresh;
+	size_t nrun;
+	size_t nseg;
 	size_t count;			/* entries the new snapshot holds */
 	struct sm_dropblock *drop;	/* what the old snapshot loses */
 	size_t capdrop;
@@ -538,22 +548,19 @@ struct builder {
 	int err;
 };
 
-#define B_DIR(b)	((struct sm_chunk **)(b)->s->dir)
-#define B_DIRP(b)	((uint64_t *)(b)->s->dirp)
-#define B_RUN(b)	((struct run_item *)(b)->s->run)
-
-/*
- * An entry waiting to be cut into a chunk, with the prefix its old chunk
- * had for it: a rebuilt chunk whose keys still share as many bytes reuses
- * it instead of reading the key again (a cache miss per entry).
- */
-struct run_item {
-	struct sm_entry *entry;
-	uint64_t prefix;
-	size_t skip;		/* what @prefix was taken after, or NO_PREFIX */
+struct run_seg {
+	size_t start;
+	size_t len;
+	size_t skip;		/* the prefixes' shared bytes, or NO_PREFIX */
 };
 
 #define NO_PREFIX	SIZE_MAX
+#define B_DIR(b)	((struct sm_chunk **)(b)->s->dir)
+#define B_DIRP(b)	((uint64_t *)(b)->s->dirp)
+#define B_FRESH(b)	((size_t *)(b)->s->fresh)
+#define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
+#define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
+#define B_SEG(b)	((struct run_seg *)(b)->s->seg)
 
 static void drop_item(struct builder *b, uintptr_t item)
 {
@@ -617,24 +624,123 @@ static void dir_share(struct builder *b, size_t from, size_t to)
 
 static void dir_push_new(struct builder *b, struct sm_chunk *c)
 {
-	if (reserve_dir(b, 1)) {
+	if (!reserve_dir(b, 1))
+		b->err = reserve(&b->s->fresh, &b->s->capfresh, b->nfresh + 1,
+				 sizeof(size_t));
+	if (b->err) {
 		chunk_free(c);
 		return;
 	}
+	B_FRESH(b)[b->nfresh++] = b->ndir;
 	B_DIR(b)[b->ndir] = c;
 	B_DIRP(b)[b->ndir] = 0;		/* computed in builder_finish */
 	b->ndir++;
 }
 
-static struct sm_chunk *chunk_new(const struct builder *b,
-				  const struct run_item *items, size_t n)
+/* Room for @more entries in the run. */
+static int run_reserve(struct builder *b, size_t more)
 {
+	if (b->err)
+		return b->err;
+	b->err = reserve(&b->s->run_prefix, &b->s->caprunp, b->nrun + more,
+			 sizeof(uint64_t));
+	if (!b->err)
+		b->err = reserve(&b->s->run_entry, &b->s->caprune,
+				 b->nrun + more, sizeof(struct sm_entry *));
+	return b->err;
+}
+
+/* Records that the next @len run entries' prefixes follow @skip bytes. */
+static void run_segment_add(struct builder *b, size_t len, size_t skip)
+{
+	b->err = reserve(&b->s->seg, &b->s->capseg, b->nseg + 1,
+			 sizeof(struct run_seg));
+	if (!b->err)
+		B_SEG(b)[b->nseg++] = (struct run_seg){ b->nrun, len, skip };
+}
+
+static inline void run_segment(struct builder *b, size_t len, size_t skip)
+{
+	struct run_seg *last = b->nseg ? &B_SEG(b)[b->nseg - 1] : NULL;
+
+	if (last && last->skip == skip && last->start + last->len == b->nrun)
+		last->len += len;
+	else
+		run_segment_add(b, len, skip);
+}
+
+/* Appends a new entry (its prefix is computed when it is cut). */
+static void run_push_new(struct builder *b, struct sm_entry *e)
+{
+	run_segment(b, 1, NO_PREFIX);
+	if (b->err)
+		return;
+	B_RUNP(b)[b->nrun] = 0;
+	B_RUNE(b)[b->nrun++] = e;
+}
+
+/* Appends old chunk @c's entries [from, to), with their prefixes; room
+ * was reserved. */
+static void run_copy(struct builder *b, const struct sm_chunk *c,
+		     size_t from, size_t to)
+{
+	const struct leaf_block *leaves = chunk_leaves(c);
+	uint64_t *prefix = B_RUNP(b);
+	struct sm_entry **entry = B_RUNE(b);
+	size_t out = b->nrun;
+
+	if (from >= to)
+		return;
+	run_segment(b, to - from, c->skip);
+	if (b->err)
+		return;
+	for (size_t i = from; i < to;) {
+		const struct leaf_block *lb = &leaves[i / FANOUT];
+		size_t off = i % FANOUT;
+
+		if (off == 0 && to - i >= FANOUT) {
+			/* A whole block: fixed-size copies the compiler
+			 * turns into a few vector moves. */
+			memcpy(prefix + out, lb->prefix, sizeof(lb->prefix));
+			memcpy(entry + out, lb->entry, sizeof(lb->entry));
+			i += FANOUT;
+			out += FANOUT;
+			continue;
+		}
+		prefix[out] = lb->prefix[off];
+		entry[out++] = lb->entry[off];
+		i++;
+	}
+	b->nrun = out;
+}
+
+/*
+ * Makes a chunk of run entries [start, start + n): their prefixes are
+ * taken again only where they were taken after other shared bytes.
+ */
+static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
+{
+	struct sm_entry **ents = B_RUNE(b) + start;
+	uint64_t *pfx = B_RUNP(b) + start;
 	size_t skip = bytewise(b->map) ?
-		      common_prefix(items[0].entry, items[n - 1].entry) : 0;
+		      common_prefix(ents[0], ents[n - 1]) : 0;
 	size_t bytes = chunk_geometry(n, skip, NULL);
 	struct leaf_block *leaves;
 	struct sm_chunk *c;
 	void *mem;
+
+	for (size_t k = 0; k < b->nseg && bytewise(b->map); k++) {
+		const struct run_seg *seg = &B_SEG(b)[k];
+		size_t lo = seg->start > start ? seg->start : start;
+		size_t hi = seg->start + seg->len < start + n ?
+			    seg->start + seg->len : start + n;
+
+		if (seg->skip == skip)
+			continue;
+		for (size_t i = lo; i < hi; i++)
+			pfx[i - start] = key_prefix(sm_entry_key(ents[i - start]),
+						    ents[i - start]->klen, skip);
+	}
 
 	mem = sm_alloc(bytes + LINE);
 	if (!mem)
@@ -643,24 +749,24 @@ static struct sm_chunk *chunk_new(const struct builder *b,
 	chunk_geometry(n, skip, c);
 	c->mem = mem;
 	c->birth = b->version;
-	memcpy((unsigned char *)c + c->shared_off,
-	       sm_entry_key(items[0].entry), skip);
+	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
 
 	leaves = chunk_leaves(c);
-	for (size_t i = 0; i < round_up(n, FANOUT); i++) {
-		struct leaf_block *lb = &leaves[i / FANOUT];
-		const struct sm_entry *e;
+	for (size_t blk = 0; blk * FANOUT < n; blk++) {
+		struct leaf_block *lb = &leaves[blk];
+		size_t base = blk * FANOUT;
 
-		if (i >= n) {
-			lb->prefix[i % FANOUT] = UINT64_MAX;
-			lb->entry[i % FANOUT] = NULL;
+		if (n - base >= FANOUT) {
+			memcpy(lb->prefix, pfx + base, sizeof(lb->prefix));
+			memcpy(lb->entry, ents + base, sizeof(lb->entry));
 			continue;
 		}
-		e = items[i].entry;
-		lb->prefix[i % FANOUT] = items[i].skip == skip ?
-			items[i].prefix :
-			key_prefix(sm_entry_key(e), e->klen, skip);
-		lb->entry[i % FANOUT] = items[i].entry;
+		for (size_t t = 0; t < FANOUT; t++) {
+			bool in = base + t < n;
+
+			lb->prefix[t] = in ? pfx[base + t] : UINT64_MAX;
+			lb->entry[t] = in ? ents[base + t] : NULL;
+		}
 	}
 
 	/* Index levels, bottom up: each holds the last prefix of every
@@ -691,11 +797,6 @@ static struct sm_chunk *chunk_new(const struct builder *b,
 	return c;
 }
 
-static inline struct run_item new_item(struct sm_entry *e)
-{
-	return (struct run_item){ .entry = e, .skip = NO_PREFIX };
-}
-
 /* Cuts the pending run into chunks of CHUNK_TARGET to CHUNK_MAX entries
  * (fewer only when the run is that short). */
 static void run_flush(struct builder *b)
@@ -707,7 +808,7 @@ static void run_flush(struct builder *b)
 	pieces = n <= CHUNK_MAX ? 1 : (n + CHUNK_TARGET - 1) / CHUNK_TARGET;
 	for (size_t i = 0; i < pieces && !b->err; i++) {
 		size_t len = (n - done) / (pieces - i);
-		struct sm_chunk *c = chunk_new(b, B_RUN(b) + done, len);
+		struct sm_chunk *c = chunk_new(b, done, len);
 
 		if (!c) {
 			b->err = -ENOMEM;
@@ -718,47 +819,30 @@ static void run_flush(struct builder *b)
 		done += len;
 	}
 	b->nrun = 0;
-}
-
-/* Appends old chunk @c's entries [from, to) to the run, with prefixes. */
-static struct run_item *run_copy(struct run_item *run, const struct sm_chunk *c,
-				 size_t from, size_t to)
-{
-	for (size_t i = from; i < to; i++)
-		*run++ = (struct run_item){
-			.entry = chunk_entry_at(c, i),
-			.prefix = chunk_prefix_at(c, i), .skip = c->skip,
-		};
-	return run;
+	b->nseg = 0;
 }
 
 /*
  * Merges old chunk @ci with @changes[0..n) into the pending run; the chunk
  * and the entries the changes replace or delete are dropped.  Each change
- * finds its place by binary search, so a chunk with few changes costs a
- * copy, not a comparison per entry.
+ * finds its place by search, so a chunk with few changes costs a copy,
+ * not a comparison per entry.
  */
 static void run_merge(struct builder *b, size_t ci,
 		      const struct sm_change *changes, size_t n)
 {
 	const struct sm_chunk *c = b->old->chunks[ci];
-	struct run_item *run;
 	size_t i = 0;
 
-	if (b->err)
-		return;
-	b->err = reserve(&b->s->run, &b->s->caprun, b->nrun + c->count + n,
-			 sizeof(struct run_item));
-	if (b->err)
+	if (run_reserve(b, c->count + n))
 		return;
 	drop_item(b, (uintptr_t)c | ITEM_CHUNK);
-	run = B_RUN(b) + b->nrun;
-	for (size_t j = 0; j < n; j++) {
+	for (size_t j = 0; j < n && !b->err; j++) {
 		bool exact;
 		size_t pos = chunk_lower_bound(b->map, c, changes[j].key,
 					       changes[j].klen, &exact);
 
-		run = run_copy(run, c, i, pos);
+		run_copy(b, c, i, pos);
 		i = pos;
 		if (exact) {
 			drop_item(b, (uintptr_t)chunk_entry_at(c, i));
@@ -766,12 +850,11 @@ static void run_merge(struct builder *b, size_t ci,
 			i++;
 		}
 		if (changes[j].entry) {
-			*run++ = new_item(changes[j].entry);
+			run_push_new(b, changes[j].entry);
 			b->count++;
 		}
 	}
-	run = run_copy(run, c, i, c->count);
-	b->nrun = (size_t)(run - B_RUN(b));
+	run_copy(b, c, i, c->count);
 }
 
 static void builder_init(struct builder *b,
@@ -790,19 +873,31 @@ static void builder_init(struct builder *b,
 
 static void scratch_trim(struct sm_scratch *s)
 {
-	if (s->caprun > SCRATCH_KEEP) {
-		sm_free(s->run);
-		s->run = NULL;
-		s->caprun = 0;
+	if (s->caprunp > SCRATCH_KEEP || s->caprune > SCRATCH_KEEP) {
+		sm_free(s->run_prefix);
+		sm_free(s->run_entry);
+		s->run_prefix = s->run_entry = NULL;
+		s->caprunp = s->caprune = 0;
 	}
 }
 
 void sm_scratch_free(struct sm_scratch *s)
 {
-	sm_free(s->run);
+	sm_free(s->run_prefix);
+	sm_free(s->run_entry);
+	sm_free(s->seg);
 	sm_free(s->dir);
 	sm_free(s->dirp);
+	sm_free(s->fresh);
 	memset(s, 0, sizeof(*s));
+}
+
+/* The directory prefix of chunk @c: of its first key, after @skip. */
+static uint64_t chunk_prefix_in(const struct sm_chunk *c, size_t skip)
+{
+	const struct sm_entry *first = chunk_first(c);
+
+	return key_prefix(sm_entry_key(first), first->klen, skip);
 }
 
 /* The bytes all first keys of the built directory share. */
@@ -839,9 +934,8 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 			b->err = -ENOMEM;
 	}
 	if (b->err) {
-		for (size_t i = 0; i < b->ndir; i++)
-			if (B_DIR(b)[i]->birth == b->version)
-				chunk_free(B_DIR(b)[i]);
+		for (size_t i = 0; i < b->nfresh; i++)
+			chunk_free(B_DIR(b)[B_FRESH(b)[i]]);
 		sm_free(b->drop);
 		b->drop = NULL;
 		scratch_trim(b->s);
@@ -862,19 +956,20 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 		memcpy(chunks + n, sm_entry_key(chunk_first(B_DIR(b)[0])), skip);
 		snap->dir_shared = (const unsigned char *)(chunks + n);
 	}
-	/* Shared chunks keep their prefix unless the shared bytes moved. */
+	/* Shared chunks keep their prefix unless the shared bytes moved;
+	 * then every prefix is taken again. */
 	reuse = b->old && b->old->dir_skip == skip;
-	for (size_t i = 0; i < n; i++) {
-		struct sm_chunk *c = B_DIR(b)[i];
-		const struct sm_entry *first;
-
-		chunks[i] = c;
-		if (reuse && c->birth != b->version) {
-			prefix[i] = B_DIRP(b)[i];
-			continue;
-		}
-		first = chunk_first(c);
-		prefix[i] = key_prefix(sm_entry_key(first), first->klen, skip);
+	if (n)	/* an empty map's build may never have had a directory */
+		memcpy(chunks, B_DIR(b), n * sizeof(*chunks));
+	if (reuse) {
+		if (n)
+			memcpy(prefix, B_DIRP(b), n * sizeof(*prefix));
+		for (size_t k = 0; k < b->nfresh; k++)
+			prefix[B_FRESH(b)[k]] =
+				chunk_prefix_in(chunks[B_FRESH(b)[k]], skip);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			prefix[i] = chunk_prefix_in(chunks[i], skip);
 	}
 	snap->dir_prefix = prefix;
 	snap->chunks = chunks;
@@ -939,11 +1034,10 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 	builder_init(&b, old, old->map, version);
 	b.count = old->count;
 	if (old->nchunks == 0) {
-		b.err = reserve(&b.s->run, &b.s->caprun, nchanges,
-				sizeof(struct run_item));
+		run_reserve(&b, nchanges);
 		for (; j < nchanges && !b.err; j++)
 			if (changes[j].entry)
-				B_RUN(&b)[b.nrun++] = new_item(changes[j].entry);
+				run_push_new(&b, changes[j].entry);
 		b.count = b.nrun;
 		run_flush(&b);
 	}
@@ -1002,13 +1096,10 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 	for (size_t done = 0; done < n && !b.err;) {
 		size_t len = n - done <= CHUNK_MAX ? n - done : CHUNK_TARGET;
 
-		b.err = reserve(&b.s->run, &b.s->caprun, len,
-				sizeof(struct run_item));
-		if (b.err)
+		if (run_reserve(&b, len))
 			break;
 		for (size_t i = 0; i < len; i++)
-			B_RUN(&b)[i] = new_item(entries[done + i]);
-		b.nrun = len;
+			run_push_new(&b, entries[done + i]);
 		run_flush(&b);
 		done += len;
 	}
