@@ -34,27 +34,38 @@
  *   snapmap_get                       | no (takes it) | no                 | yes
  *   snapmap_pin                       | no (takes it) | no                 | yes
  *   snapmap_unpin                     | no            | no                 | no
- *   put / delete / compound writes    | no (allowed)  | on writer mutex    | yes
+ *   put / delete / compound writes    | no (allowed)  | on writer mutex;   | yes
+ *                                     |               | over reclaim_limit,|
+ *                                     |               | for reclamation    |
  *   snapmap_update callback           | runs with the writer mutex held       |
  *   batch stage (batch_put, ...)      | no            | no                 | no
- *   snapmap_batch_commit              | no (allowed)  | on writer mutex    | yes
+ *   snapmap_batch_commit              | no (allowed)  | as put             | yes
+ *   batch_new / free / count / abort /| no            | no                 | no
+ *   require_version                   |               |                    |
+ *   snapmap_stats                     | no (allowed)  | on writer mutex    | no
  *   snapmap_new / snapmap_new_flavor  | no            | no                 | no
  *   save / save_text / write_text     | yes, or pin   | file I/O           | if RCS
  *   load / load_text                  | no (allowed)  | file I/O, writer   | yes
  *                                     |               | mutex              |
  *   file_stat / strerror              | no            | file I/O (stat)    | no
- *   watch_file / watch_stats / unwatch| no            | unwatch joins the  | no
- *                                     |               | watcher thread     |
+ *   watch_file / watch_stats          | no            | no                 | no
+ *   snapmap_unwatch                   | must NOT hold | joins the watcher  | no
+ *                                     |               | (qsbr: offline)    |
  *   snapmap_wait_version              | must NOT hold | sleeps (qsbr: the  | no
  *                                     |               | thread is offline) |
  *   snapmap_destroy                   | must NOT hold | waits for grace    | yes
  *                                     |               | periods            |
  *
  * A batch is not thread-safe: stage and commit it from one thread at a
- * time.  Writers never wait for a grace period (reclamation is deferred
- * with call_rcu), so they may be called inside a read-side critical
- * section; a qsbr thread that blocks on the writer mutex stays online, which
- * delays grace periods by at most the time the mutex is held.
+ * time.  Reclamation is deferred with call_rcu, so writers wait for a
+ * grace period only when retired snapshots hold more than the map's
+ * reclaim_limit (see struct snapmap_config): then a writer inside a
+ * read-side critical section (memb, mb, bp) does not wait but writes over
+ * the limit, and an online qsbr writer is put offline for the wait.  A
+ * qsbr thread must therefore not hold pointers obtained from the map
+ * across a write call (pin instead).  A qsbr thread that blocks on the
+ * writer mutex stays online, which delays grace periods by at most the
+ * time the mutex is held (no holder waits for a grace period).
  *
  * Lifetimes: a pointer returned by snapmap_snapshot(), snapmap_find() or
  * the iterators is valid until the read-side critical section that
@@ -219,7 +230,8 @@ struct snapmap *snapmap_new(const struct snapmap_config *cfg)
  * frees the current snapshot, calling the value destructor for each value.
  *
  * Returns 0, -EINVAL for a NULL map, or -EBUSY while snapshots of the map
- * are pinned or batches of the map exist (the map is then left intact).
+ * are pinned, batches of the map exist or files are watched for it (the
+ * map is then left intact).
  *
  * Must NOT be called inside a read-side critical section.  The calling
  * thread must be a registered RCU thread (under qsbr it may be online;
@@ -990,11 +1002,15 @@ int snapmap_watch_stats(struct snapmap_watch *watch, uint64_t *reloads,
  * Wakes the watcher thread (an eventfd in its poll set), waits for it to
  * finish a reload it may be doing, and releases every descriptor and
  * byte of the watch.  Returns 0, -EINVAL for a NULL watch, or -EDEADLK
- * when called from the watch's own callback (nothing is stopped).
+ * when called from the watch's own callback or inside a read-side
+ * critical section (memb, mb, bp): the watcher's reload may wait for a
+ * grace period (the reclaim limit), so waiting for the watcher there
+ * could wait for ourselves.  Nothing is stopped then.
  *
- * Calling threads are NOT required to be registered RCU threads.  Under
- * qsbr, an online caller that holds up grace periods while it waits does
- * not block the watcher: publishing never waits for a grace period.
+ * Must NOT be called inside a read-side critical section.  Calling
+ * threads are NOT required to be registered RCU threads; an online qsbr
+ * caller is put offline while it waits for the watcher.  A map refuses
+ * snapmap_destroy() (-EBUSY) while it has watches.
  */
 SNAPMAP_API
 int snapmap_unwatch(struct snapmap_watch *watch);

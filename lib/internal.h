@@ -197,6 +197,7 @@ struct snapmap {
 	pthread_mutex_t writer_lock;
 	long pins;	/* outstanding snapmap_pin() references (uatomic) */
 	long batches;	/* live batches (uatomic) */
+	long watches;	/* live file watches (uatomic) */
 	struct sm_scratch scratch;	/* under writer_lock */
 	size_t reclaim_limit;
 	uint64_t locked_at;		/* ns, under writer_lock */

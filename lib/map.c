@@ -79,7 +79,8 @@ int snapmap_destroy(struct snapmap *map)
 	if (!map)
 		return -EINVAL;
 	sm_check_map(map, __func__);
-	if (uatomic_read(&map->pins) || uatomic_read(&map->batches))
+	if (uatomic_read(&map->pins) || uatomic_read(&map->batches) ||
+	    uatomic_read(&map->watches))
 		return -EBUSY;
 	/*
 	 * Pairs with the barrier before the decrement in snapmap_unpin() and

@@ -285,6 +285,8 @@ int snapmap_watch_file(struct snapmap *map, const char *path, unsigned flags,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		goto fail;
+	/* Until unwatched, the map refuses snapmap_destroy (-EBUSY). */
+	uatomic_inc(&map->watches);
 	*watchp = w;
 	return 0;
 
@@ -303,10 +305,26 @@ int snapmap_unwatch(struct snapmap_watch *w)
 		return -EDEADLK;
 	/* An eventfd write of 1 cannot fail short of a counter overflow,
 	 * and poll sees it however the thread is scheduled. */
+	struct snapmap *map = w->map;
+	bool offline;
+
+	/*
+	 * The watcher may be publishing, and a publish may wait for a grace
+	 * period (the reclaim limit): waiting for the watcher inside a
+	 * read-side critical section could wait for ourselves, and a qsbr
+	 * caller must be offline while it waits.
+	 */
+	if (sm_offline_for_wait(map->flavor, &offline))
+		return -EDEADLK;
 	while (write(w->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 	pthread_join(w->thread, NULL);
+	if (offline)
+		map->flavor->thread_online();
 	watch_free(w);
+	/* Pairs with the barrier in snapmap_destroy(). */
+	cmm_smp_mb__before_uatomic_dec();
+	uatomic_dec(&map->watches);
 	return 0;
 }
 
