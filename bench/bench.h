@@ -76,6 +76,8 @@ struct subject {
 
 extern const struct subject subj_snapmap_memb;
 extern const struct subject subj_snapmap_qsbr;
+extern const struct subject subj_snapmap_nolimit;
+extern const struct subject subj_snapmap_norcu;
 extern const struct subject subj_rwlock;
 extern const struct subject subj_rwlock64;
 extern const struct subject subj_mutex;

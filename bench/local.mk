@@ -29,6 +29,8 @@ bench_snapbench_SOURCES = \
 	bench/snapmap_adapter.h \
 	bench/subj_snapmap_memb.c \
 	bench/subj_snapmap_qsbr.c \
+	bench/subj_snapmap_nolimit.c \
+	bench/subj_snapmap_norcu.c \
 	bench/subj_rwlock.c \
 	bench/subj_rwlock64.c \
 	bench/subj_mutex.c \

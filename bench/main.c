@@ -22,8 +22,9 @@
 #include "bench.h"
 
 static const struct subject *const subjects[] = {
-	&subj_snapmap_memb, &subj_snapmap_qsbr, &subj_rwlock, &subj_rwlock64,
-	&subj_mutex, &subj_lfht, &subj_cow, &subj_sorted, &subj_uthash,
+	&subj_snapmap_memb, &subj_snapmap_qsbr, &subj_snapmap_nolimit,
+	&subj_rwlock, &subj_rwlock64, &subj_mutex, &subj_lfht, &subj_cow,
+	&subj_snapmap_norcu, &subj_sorted, &subj_uthash,
 };
 #define NSUBJ	(sizeof(subjects) / sizeof(subjects[0]))
 

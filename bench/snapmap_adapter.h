@@ -6,9 +6,12 @@
  * and SUBJ_HOOKS (the flavor's thread hooks, from flavor_*.c).
  * snapmap_new() binds the map to the flavor header included first.
  *
- * Default configuration (snapmap_new(NULL)).  Building uses one batch of
- * N puts; find is the documented fast path: rcu_read_lock,
- * snapmap_snapshot, snapmap_find, copy the 8-byte value, unlock.
+ * Default configuration (snapmap_new(NULL)) unless SUBJ_CFG names one.
+ * Building uses one batch of N puts; find is the documented fast path:
+ * rcu_read_lock, snapmap_snapshot, snapmap_find, copy the 8-byte value,
+ * unlock.  With SUBJ_NORCU defined, find searches a pinned snapshot with
+ * no RCU call at all (writes re-pin): the same layout and search without
+ * RCU, to show what the read-side critical section costs.
  */
 #ifndef SUBJ_VAR
 #error "define SUBJ_VAR, SUBJ_NAME, SUBJ_FLAVOR and SUBJ_HOOKS first"
@@ -21,8 +24,16 @@
 #include "snapmap.h"
 #include "bench.h"
 
+#ifndef SUBJ_CFG
+#define SUBJ_CFG NULL
+#endif
+#ifndef SUBJ_WHAT
+#define SUBJ_WHAT "libsnapmap, default config, " SUBJ_FLAVOR " flavor"
+#endif
+
 struct sm_adapter {
 	struct snapmap *map;
+	const struct snapmap_snapshot *pin;	/* SUBJ_NORCU */
 	struct snapmap_batch *batch;	/* made by the first batch write,
 					 * then reused */
 };
@@ -37,7 +48,7 @@ static void *sm_create(const struct keyset *ks)
 	struct snapmap_batch *b;
 	int r;
 
-	a->map = snapmap_new(NULL);
+	a->map = snapmap_new(SUBJ_CFG);
 	if (!a->map)
 		die("snapmap_new: %s", strerror(errno));
 	b = snapmap_batch_new(a->map);
@@ -54,8 +65,26 @@ static void *sm_create(const struct keyset *ks)
 	if (r)
 		die("snapmap_batch_commit: %s", strerror(-r));
 	snapmap_batch_free(b);
+#ifdef SUBJ_NORCU
+	a->pin = snapmap_pin(a->map);
+#endif
 	return a;
 }
+
+#ifdef SUBJ_NORCU
+static void sm_repin(struct sm_adapter *a)
+{
+	const struct snapmap_snapshot *old = a->pin;
+
+	a->pin = snapmap_pin(a->map);
+	snapmap_unpin(old);
+}
+#else
+static void sm_repin(struct sm_adapter *a)
+{
+	(void)a;
+}
+#endif
 
 static int sm_find(void *m, const void *key, size_t klen, uint64_t *val)
 {
@@ -64,26 +93,36 @@ static int sm_find(void *m, const void *key, size_t klen, uint64_t *val)
 	size_t vlen;
 	int r;
 
+#ifdef SUBJ_NORCU
+	r = snapmap_find(a->pin, key, klen, &v, &vlen);
+	if (r == 0 && vlen == sizeof(*val))
+		memcpy(val, v, sizeof(*val));
+#else
 	rcu_read_lock();
 	r = snapmap_find(snapmap_snapshot(a->map), key, klen, &v, &vlen);
 	if (r == 0 && vlen == sizeof(*val))
 		memcpy(val, v, sizeof(*val));
 	rcu_read_unlock();
+#endif
 	return r == 0 && vlen == sizeof(*val);
 }
 
 static int sm_put(void *m, const void *key, size_t klen, uint64_t val)
 {
 	struct sm_adapter *a = m;
+	int r = snapmap_put(a->map, key, klen, &val, sizeof(val));
 
-	return snapmap_put(a->map, key, klen, &val, sizeof(val));
+	sm_repin(a);
+	return r;
 }
 
 static int sm_del(void *m, const void *key, size_t klen)
 {
 	struct sm_adapter *a = m;
+	int r = snapmap_delete(a->map, key, klen);
 
-	return snapmap_delete(a->map, key, klen);
+	sm_repin(a);
+	return r;
 }
 
 static int sm_batch(void *m, const struct kvref *kv, size_t n)
@@ -101,7 +140,9 @@ static int sm_batch(void *m, const struct kvref *kv, size_t n)
 			return r;
 		}
 	}
-	return snapmap_batch_commit(a->batch, NULL, NULL);
+	r = snapmap_batch_commit(a->batch, NULL, NULL);
+	sm_repin(a);
+	return r;
 }
 
 static void sm_destroy(void *m)
@@ -110,6 +151,7 @@ static void sm_destroy(void *m)
 	int r;
 
 	snapmap_batch_free(a->batch);
+	snapmap_unpin(a->pin);
 	r = snapmap_destroy(a->map);
 	if (r)
 		die("snapmap_destroy: %s", strerror(-r));
@@ -126,8 +168,12 @@ static size_t sm_bytes(void *m)
 const struct subject SUBJ_VAR = {
 	.name = SUBJ_NAME,
 	.flavor = SUBJ_FLAVOR,
-	.what = "libsnapmap, default config, " SUBJ_FLAVOR " flavor",
+	.what = SUBJ_WHAT,
+#ifdef SUBJ_NORCU
+	.flags = 0,	/* a floor: one thread, no writer while it reads */
+#else
 	.flags = SUBJ_CONCURRENT,
+#endif
 	.create = sm_create,
 	.find = sm_find,
 	.put = sm_put,
