@@ -15,7 +15,10 @@
  *          check every snapshot is sorted, holds as many entries as it
  *          says, carries only well-formed values and never goes back in
  *          version; pinners pin a snapshot, hand it to another thread,
- *          which checks after a while that it is unchanged and unpins it.
+ *          which checks after a while that it is unchanged and unpins it;
+ *          a saver saves pinned snapshots (binary and text, in turn) and
+ *          loads each file into a third map, which must then hold the
+ *          same entries.
  *
  * Prints what it did and one closing line "soak: N passed, N failed", one
  * check per invariant family; exits 1 on any failure.  Run by `make soak`
@@ -47,19 +50,21 @@ enum check {
 	VALUES,			/* values well formed, match their key */
 	VERSIONS,		/* a reader never sees an older version */
 	PINS,			/* pinned snapshots never change */
+	FILES,			/* a saved and loaded snapshot is the same */
 	API,			/* every call returned what it may */
 	NCHECKS
 };
 
 static const char *const check_names[NCHECKS] = {
 	"bank total", "counters", "sorted", "values", "versions", "pins",
-	"api results",
+	"files", "api results",
 };
 
 static atomic_long failures[NCHECKS];
 static atomic_int stop;
 static atomic_long ops, versions_seen;
-static struct snapmap *bank, *churn;
+static struct snapmap *bank, *churn, *loaded;
+static char save_dir[] = "/tmp/snapmap-soak.XXXXXX";
 static unsigned nkeys = 20000;
 
 static void fail(enum check c, const char *what, long a, long b)
@@ -279,7 +284,7 @@ static uint64_t check_snapshot(const struct snapmap_snapshot *snap)
 {
 	struct snapmap_iter it;
 	struct snapmap_kv kv, prev = { 0 };
-	uint64_t sum = snapmap_version(snap);
+	uint64_t sum = 0;		/* of the content only */
 	size_t n = 0;
 	int rc;
 
@@ -400,6 +405,48 @@ static void *pin_checker(void *arg)
 	return NULL;
 }
 
+/* Saves pinned snapshots and loads them into another map, in turn as
+ * binary and as text files. */
+static void *saver(void *arg)
+{
+	char path[64];
+	unsigned round = 0;
+
+	(void)arg;
+	rcu_register_thread();
+	snprintf(path, sizeof(path), "%s/churn.snap", save_dir);
+	while (!atomic_load(&stop)) {
+		const struct snapmap_snapshot *snap = snapmap_pin(churn);
+		const struct snapmap_snapshot *back;
+		bool text = round++ % 2;
+		struct snapmap_error err;
+		int rc;
+
+		rc = text ? snapmap_save_text(snap, path, &err)
+			  : snapmap_save(snap, path, &err);
+		EXPECT(API, rc == 0, rc, text);
+		if (rc == 0) {
+			rc = text ? snapmap_load_text(loaded, path, NULL, &err)
+				  : snapmap_load(loaded, path, NULL, &err);
+			EXPECT(API, rc == 0, rc, text);
+		}
+		if (rc == 0) {
+			back = snapmap_pin(loaded);
+			EXPECT(FILES, snapmap_count(back) == snapmap_count(snap),
+			       snapmap_count(back), snapmap_count(snap));
+			EXPECT(FILES, check_snapshot(back) == check_snapshot(snap),
+			       round, text);
+			snapmap_unpin(back);
+		}
+		snapmap_unpin(snap);
+		atomic_fetch_add(&ops, 1);
+		usleep(20000);
+	}
+	unlink(path);
+	rcu_unregister_thread();
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Main                                                                */
 /* ------------------------------------------------------------------ */
@@ -410,8 +457,9 @@ static void setup(void)
 
 	bank = snapmap_new(NULL);
 	churn = snapmap_new(NULL);
-	if (!bank || !churn) {
-		perror("soak: snapmap_new");
+	loaded = snapmap_new(NULL);
+	if (!bank || !churn || !loaded || !mkdtemp(save_dir)) {
+		perror("soak: setup");
 		exit(2);
 	}
 	for (unsigned i = 0; i < NACCOUNTS; i++) {
@@ -441,7 +489,7 @@ int main(int argc, char **argv)
 	void *(*const roles[])(void *) = {
 		transfer_thread, transfer_thread, counter_thread,
 		counter_thread, bank_reader, churn_writer, churn_writer,
-		churn_reader, churn_reader, pinner, pin_checker,
+		churn_reader, churn_reader, pinner, pin_checker, saver,
 	};
 	enum { NROLES = sizeof(roles) / sizeof(roles[0]) };
 	pthread_t threads[NROLES];
@@ -494,6 +542,8 @@ int main(int argc, char **argv)
 	rcu_read_unlock();
 	EXPECT(API, snapmap_destroy(bank) == 0, 0, 0);
 	EXPECT(API, snapmap_destroy(churn) == 0, 0, 0);
+	EXPECT(API, snapmap_destroy(loaded) == 0, 0, 0);
+	rmdir(save_dir);
 	rcu_unregister_thread();
 
 	getrusage(RUSAGE_SELF, &ru);
