@@ -653,6 +653,8 @@ static int run_reserve(struct builder *b, size_t more)
 /* Records that the next @len run entries' prefixes follow @skip bytes. */
 static void run_segment_add(struct builder *b, size_t len, size_t skip)
 {
+	if (b->err)	/* keep the first failure: it fails the build */
+		return;
 	b->err = reserve(&b->s->seg, &b->s->capseg, b->nseg + 1,
 			 sizeof(struct run_seg));
 	if (!b->err)
