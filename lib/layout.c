@@ -27,7 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define CHUNK_TARGET	1024u			/* entries per built chunk */
+#define CHUNK_TARGET	512u			/* entries per built chunk */
 #define CHUNK_MAX	(2 * CHUNK_TARGET)	/* split above this */
 #define CHUNK_MIN	(CHUNK_TARGET / 4)	/* absorb a neighbour below */
 
@@ -36,8 +36,8 @@
  * the 8 key prefixes on one cache line, the 8 entry pointers on the next
  * (the pair is fetched together).  Above the leaves, index levels of
  * fanout 8 hold the last prefix of each block below, top level first, so
- * a search reads one line per level: 4 lines for 1024 entries where a
- * binary search over the same prefixes reads about 8.
+ * a search reads one line per level: 3 lines for 512 entries where a
+ * binary search over the same prefixes reads about 7.
  */
 #define FANOUT		8
 #define MAX_UP		4	/* index levels: enough for 8^5 entries */
