@@ -234,6 +234,17 @@ int sm_bytewise_compare(const void *a, size_t alen,
 /* stores its entries; everything else goes through these functions.    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Chunk sizes: a build cuts runs into chunks of SM_CHUNK_TARGET entries,
+ * a chunk that grows past SM_CHUNK_MAX is split, and one that shrinks
+ * below SM_CHUNK_MIN absorbs its neighbour.  512 balances the copy a
+ * write makes (the chunk, and a directory of n / 512 pointers) against
+ * the index levels a look-up reads.
+ */
+#define SM_CHUNK_TARGET	512u
+#define SM_CHUNK_MAX	(2 * SM_CHUNK_TARGET)
+#define SM_CHUNK_MIN	(SM_CHUNK_TARGET / 4)
+
 struct sm_chunk;
 struct sm_dropblock;
 

@@ -27,9 +27,10 @@
 #include <errno.h>
 #include <string.h>
 
-#define CHUNK_TARGET	512u			/* entries per built chunk */
-#define CHUNK_MAX	(2 * CHUNK_TARGET)	/* split above this */
-#define CHUNK_MIN	(CHUNK_TARGET / 4)	/* absorb a neighbour below */
+/* The chunk sizes, SM_CHUNK_* in internal.h (tests shape maps by them). */
+#define CHUNK_TARGET	SM_CHUNK_TARGET
+#define CHUNK_MAX	SM_CHUNK_MAX
+#define CHUNK_MIN	SM_CHUNK_MIN
 
 /*
  * A chunk, laid out for search.  Its entries sit in leaf blocks of 8:

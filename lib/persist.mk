@@ -39,7 +39,10 @@ examples_config_cache_LDADD = lib/libsnapmap.la $(URCU_LIBS)
 # ---------------------------------------------------------------------
 if HAVE_CRITERION
 check_PROGRAMS += tests/persist/persist
+if !TSAN
+# Criterion cannot start under ThreadSanitizer (see tests/local.mk).
 TESTS += tests/persist/persist
+endif
 endif
 
 tests_persist_persist_SOURCES = \

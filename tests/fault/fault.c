@@ -36,8 +36,8 @@
  * the library makes in these operations is required, so every k gives
  * -ENOMEM.
  *
- * Maps ("preps"): empty, one key, and 3000 keys (three chunks of 1000,
- * the layout's target being 1024), plus 3000-key maps shaped so that one
+ * Maps ("preps"): empty, one key, and NKEYS keys (three chunks of PER,
+ * a little under the layout's target), plus big maps shaped so that one
  * write splits a full chunk, absorbs a neighbour into a chunk that fell
  * below the minimum, or empties the last chunk; the chunk counts are
  * asserted through the snapshot's directory (internal.h), so the layout
@@ -45,10 +45,9 @@
  * staged/written before the counting starts: only the commit and the load
  * are measured and failed.
  *
- * The layout's constants (lib/layout.c: chunks of CHUNK_TARGET 1024
- * entries, split above CHUNK_MAX 2048, absorbing below CHUNK_MIN 256)
- * are what the shaped maps are built for; the preparation asserts the
- * chunk counts, so a change of those constants shows up there.
+ * The shapes follow the layout's constants (SM_CHUNK_TARGET, _MAX and
+ * _MIN in lib/internal.h); the preparation asserts the chunk counts, so
+ * the layout paths are known to be taken.
  *
  * Running it alone: make check TESTS=tests/fault/fault.  Under valgrind,
  * Criterion 2.4.1 still runs each test in a re-executed child, so follow
@@ -77,7 +76,9 @@
  */
 #define FAULT_TIMEOUT	900
 
-#define NKEYS		3000u	/* keys of the big maps */
+/* Keys of the big maps: three chunks of PER, just under a built chunk. */
+#define PER		(SM_CHUNK_TARGET - SM_CHUNK_TARGET / 32)
+#define NKEYS		(3 * PER)
 #define STEP		10u	/* big maps hold keys 0, 10, 20, ... */
 #define KEY_MAX		32
 #define VAL_MAX		64
@@ -461,9 +462,9 @@ static void files_remove(void)
 enum prep {
 	P_EMPTY,	/* a new map */
 	P_ONE,		/* key 0 */
-	P_BIG,		/* NKEYS keys in 3 chunks of 1000 */
-	P_FULL_CHUNK,	/* P_BIG with chunk 0 grown to 2048 (CHUNK_MAX) */
-	P_MIN_CHUNK,	/* P_BIG with chunk 0 cut to 256 (CHUNK_MIN) */
+	P_BIG,		/* NKEYS keys in 3 chunks of PER */
+	P_FULL_CHUNK,	/* P_BIG with chunk 0 grown to SM_CHUNK_MAX */
+	P_MIN_CHUNK,	/* P_BIG with chunk 0 cut to SM_CHUNK_MIN */
 	P_TINY_LAST,	/* P_BIG with the last chunk cut to 1 entry */
 };
 
@@ -494,32 +495,32 @@ static void prepare(struct fx *fx, enum prep prep)
 		return;
 	}
 
-	/* One batch into the empty map: three chunks of 1000. */
+	/* One batch into the empty map: three chunks of PER. */
 	put_range(fx->map, 0, NKEYS, 0);
 	switch (prep) {
 	case P_FULL_CHUNK:
-		/* 1048 more keys below 10000 (chunk 1's first key). */
+		/* SM_CHUNK_MAX - PER more keys below chunk 1's first key. */
 		b = batch_of(fx->map);
-		for (unsigned i = 0; i < 1000; i++)
+		for (unsigned i = 0; i < PER; i++)
 			bput(b, i * STEP + 1, 0);
-		for (unsigned i = 0; i < 48; i++)
+		for (unsigned i = 0; i < SM_CHUNK_MAX - 2 * PER; i++)
 			bput(b, i * STEP + 2, 0);
 		commit_free(b);
-		want_count = NKEYS + 1048;
+		want_count = NKEYS + SM_CHUNK_MAX - PER;
 		break;
 	case P_MIN_CHUNK:
 		b = batch_of(fx->map);
-		for (unsigned i = 0; i < 744; i++)
+		for (unsigned i = 0; i < PER - SM_CHUNK_MIN; i++)
 			bdel(b, i * STEP);
 		commit_free(b);
-		want_count = NKEYS - 744;
+		want_count = NKEYS - (PER - SM_CHUNK_MIN);
 		break;
 	case P_TINY_LAST:
 		b = batch_of(fx->map);
-		for (unsigned i = 2000; i < NKEYS - 1; i++)
+		for (unsigned i = 2 * PER; i < NKEYS - 1; i++)
 			bdel(b, i * STEP);
 		commit_free(b);
-		want_count = NKEYS - 999;
+		want_count = NKEYS - (PER - 1);
 		break;
 	default:
 		break;
@@ -566,11 +567,11 @@ static unsigned long finish(struct fx *fx)
 /* Operations                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Keys the operations use: 0 is in every prepared map but the empty one;
- * 15000 is in chunk 1 of the big maps; 15005 is absent everywhere. */
+/* Keys the operations use: K_FIRST is in every prepared map but the empty
+ * one; K_MID is in chunk 1 of the big maps; K_NEW is absent everywhere. */
 #define K_FIRST		0u
-#define K_MID		15000u
-#define K_NEW		15005u
+#define K_MID		(NKEYS / 2 * STEP)
+#define K_NEW		(K_MID + 5)
 
 static int op_put_new(struct fx *fx)
 {
@@ -614,7 +615,7 @@ static int op_delete_new(struct fx *fx)
 /* From chunk 0 of P_MIN_CHUNK, which then absorbs chunk 1. */
 static int op_delete_absorb(struct fx *fx)
 {
-	return del_num(fx, 800 * STEP);
+	return del_num(fx, (PER - SM_CHUNK_MIN / 2) * STEP);
 }
 
 /* The only key of the last chunk of P_TINY_LAST. */
@@ -762,8 +763,8 @@ static int op_commit(struct fx *fx)
 	return snapmap_batch_commit(fx->batch, NULL, NULL);
 }
 
-/* 2000 random puts and deletes over the 3000 keys (and a few new keys
- * between them): touches every chunk; same sequence every time. */
+/* 2000 random puts and deletes over the big map's keys (and a few new
+ * keys between them): touches every chunk; same sequence every time. */
 static void stage_random(struct fx *fx)
 {
 	unsigned long x = 88172645463325252ul;	/* xorshift64 */
@@ -801,14 +802,14 @@ static void stage_mixed(struct fx *fx)
 		vlen = val_of((100 + i) * STEP, 3, val);
 		cr_assert_eq(snapmap_batch_replace(fx->batch, key, klen, val,
 						   vlen), 0);
-		klen = key_of((1200 + i) * STEP, key);
-		elen = val_of((1200 + i) * STEP, 0, exp);
-		vlen = val_of((1200 + i) * STEP, 3, val);
+		klen = key_of((2 * PER + i) * STEP, key);
+		elen = val_of((2 * PER + i) * STEP, 0, exp);
+		vlen = val_of((2 * PER + i) * STEP, 3, val);
 		cr_assert_eq(snapmap_batch_compare_and_swap(fx->batch, key,
 							    klen, exp, elen,
 							    val, vlen), 0);
-		bdel(fx->batch, (2500 + i) * STEP);
-		bput(fx->batch, (2700 + i) * STEP + 7, 3);
+		bdel(fx->batch, (2 * PER + 150 + i) * STEP);
+		bput(fx->batch, (2 * PER + 300 + i) * STEP + 7, 3);
 	}
 	/* And the optimistic-transaction condition, met. */
 	rcu_read_lock();
@@ -821,7 +822,7 @@ static void stage_mixed(struct fx *fx)
 static void stage_chunk(struct fx *fx)
 {
 	fx->batch = batch_of(fx->map);
-	for (unsigned i = 1000; i < 2000; i++)
+	for (unsigned i = PER; i < 2 * PER; i++)
 		bdel(fx->batch, i * STEP);
 }
 
@@ -1010,6 +1011,9 @@ static void run_case(const struct fault_case *c)
 
 static void setup(void)
 {
+	/* Release behaviour: a debug build would keep destroyed maps,
+	 * poisoned, until exit, and the leak check would count them. */
+	setenv("SNAPMAP_DEBUG", "0", 1);
 	fault_flavor_init();
 	rcu_register_thread();
 }
@@ -1220,7 +1224,7 @@ ParameterizedTest(int *i, fault, small_maps,
 }
 
 /* ------------------------------------------------------------------ */
-/* Single-key writes on 3000 keys, and the layout's reshaping writes   */
+/* Single-key writes on the big maps, and the layout's reshaping ones */
 /* ------------------------------------------------------------------ */
 
 static const struct fault_case big_map_cases[] = {
@@ -1243,10 +1247,10 @@ static const struct fault_case big_map_cases[] = {
 	{ "big/update_keep", P_BIG, NULL, op_update_keep, 0, 3, true },
 	{ "big/add_i64", P_BIG, NULL, op_add_first, 0, 3, false },
 	{ "big/add_i64_new", P_BIG, NULL, op_add_new, 0, 3, false },
-	/* 2048 + 1 entries: chunk 0 splits into three. */
+	/* SM_CHUNK_MAX + 1 entries: chunk 0 splits into three. */
 	{ "big/put_splits_chunk", P_FULL_CHUNK, NULL, op_put_split, 0,
 	  5, false },
-	/* 256 - 1 entries: chunk 0 absorbs chunk 1. */
+	/* SM_CHUNK_MIN - 1 entries: chunk 0 absorbs chunk 1. */
 	{ "big/delete_absorbs_chunk", P_MIN_CHUNK, NULL,
 	  op_delete_absorb, 0, 2, false },
 	/* The last chunk's only entry: the chunk goes. */
@@ -1294,7 +1298,7 @@ ParameterizedTest(int *i, fault, batch, .init = setup,
 }
 
 /* ------------------------------------------------------------------ */
-/* Loads of 3000-entry files                                           */
+/* Loads of files of NKEYS entries                                     */
 /* ------------------------------------------------------------------ */
 
 static const struct fault_case load_cases[] = {
