@@ -93,8 +93,9 @@ fuzz-build:
 	  case $$f in *.c) srcs="$$srcs $(srcdir)/$$f";; esac; done; \
 	for t in $(FUZZ_TARGETS); do \
 	  echo "  FUZZCC   fuzz/fuzz_$$t"; \
-	  $(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -I$(srcdir)/include \
-	    -I$(srcdir)/lib $(URCU_CFLAGS) -o fuzz/fuzz_$$t \
+	  $(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -I$(top_builddir) \
+	    -I$(srcdir)/include -I$(srcdir)/lib $(URCU_CFLAGS) \
+	    -o fuzz/fuzz_$$t \
 	    $(srcdir)/fuzz/fuzz_$$t.c $$srcs $(URCU_LIBS) -lurcu-common \
 	    -pthread || exit 1; \
 	done
