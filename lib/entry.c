@@ -90,8 +90,11 @@ void sm_entry_put(struct snapmap *map, struct sm_entry *e)
 {
 	if (!entry_put_last(e))
 		return;
-	if (map->value_destroy)
+	if (map->value_destroy) {
+		sm_destructor_enter();
 		map->value_destroy(e->data, e->vlen, map->destroy_ctx);
+		sm_destructor_leave();
+	}
 	sm_free(e);
 }
 

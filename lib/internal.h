@@ -83,9 +83,10 @@ long sm_alloc_live(void);
 
 /*
  * An entry is immutable once built and shared by every snapshot that
- * holds it; @ref counts those snapshots plus any builder still holding
- * its creation reference.  The value comes first so that it is aligned
- * to max_align_t; the key follows it.
+ * holds it; @ref is at most two: the creation reference of the op that
+ * built it, and one for all the snapshot versions holding it (entry.c).
+ * The value comes first so that it is aligned to max_align_t; the key
+ * follows it.
  */
 struct sm_entry {
 	struct urcu_ref ref;
@@ -262,7 +263,10 @@ struct snapmap_snapshot {
 	size_t own_bytes;		/* this snapshot's own memory */
 	size_t retire_bytes;		/* freed by its grace period: own memory
 					 * and what its successor dropped */
-	long pins;			/* snapmap_pin() references (uatomic) */
+#ifdef SNAPMAP_DEBUG
+	long pins;			/* snapmap_pin() references (uatomic),
+					 * for the debug checks only */
+#endif
 
 	/* Reclamation (reclaim.c), under map->reclaim_lock; readers never
 	 * look at these. */
@@ -419,6 +423,13 @@ struct sm_update_frame {
 void sm_update_frame_enter(struct sm_update_frame *frame,
 			   const struct snapmap *map);
 void sm_update_frame_leave(struct sm_update_frame *frame);
+/* Whether this thread is inside an update callback of @map: then it
+ * holds @map's writer mutex, and must not wait for anything that needs
+ * it (-EDEADLK). */
+bool sm_in_update_of(const struct snapmap *map);
+/* Around value destructor calls: writes they make never wait. */
+void sm_destructor_enter(void);
+void sm_destructor_leave(void);
 
 /* The current snapshot; call with the writer mutex held. */
 struct snapmap_snapshot *sm_current_locked(struct snapmap *map);

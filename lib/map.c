@@ -79,6 +79,8 @@ int snapmap_destroy(struct snapmap *map)
 	if (!map)
 		return -EINVAL;
 	sm_check_map(map, __func__);
+	if (sm_in_update_of(map))
+		return -EDEADLK;
 	if (uatomic_read(&map->pins) || uatomic_read(&map->batches) ||
 	    uatomic_read(&map->watches))
 		return -EBUSY;

@@ -89,6 +89,9 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
 	if (!map)
 		return -EINVAL;
 	sm_check_map(map, __func__);
+	/* Inside an update callback of @map, no publish can come. */
+	if (sm_in_update_of(map))
+		return -EDEADLK;
 	rc = sm_offline_for_wait(map->flavor, &offline);
 	if (rc)
 		return rc;

@@ -314,7 +314,8 @@ int snapmap_unwatch(struct snapmap_watch *w)
 	 * read-side critical section could wait for ourselves, and a qsbr
 	 * caller must be offline while it waits.
 	 */
-	if (sm_offline_for_wait(map->flavor, &offline))
+	if (sm_in_update_of(map) ||
+	    sm_offline_for_wait(map->flavor, &offline))
 		return -EDEADLK;
 	while (write(w->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;

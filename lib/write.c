@@ -31,7 +31,24 @@ void sm_update_frame_leave(struct sm_update_frame *frame)
 	update_frames = frame->outer;
 }
 
-static bool in_update_of(const struct snapmap *map)
+/*
+ * Value destructors this thread is running: a write they make to another
+ * map must not wait for a grace period (the call_rcu thread may not call
+ * rcu_barrier, and a writer elsewhere may hold a mutex a reader needs).
+ */
+static __thread unsigned in_destructor;
+
+void sm_destructor_enter(void)
+{
+	in_destructor++;
+}
+
+void sm_destructor_leave(void)
+{
+	in_destructor--;
+}
+
+bool sm_in_update_of(const struct snapmap *map)
 {
 	for (const struct sm_update_frame *f = update_frames; f; f = f->outer)
 		if (f->map == map)
@@ -41,7 +58,7 @@ static bool in_update_of(const struct snapmap *map)
 
 int sm_writer_lock_plain(struct snapmap *map)
 {
-	if (in_update_of(map))
+	if (sm_in_update_of(map))
 		return -EDEADLK;
 	pthread_mutex_lock(&map->writer_lock);
 	return 0;
@@ -51,8 +68,11 @@ int sm_writer_lock_plain(struct snapmap *map)
  * Backpressure: while retired snapshots hold more than the reclaim limit,
  * wait until pending reclamation has run, before taking the mutex (a
  * grace period cannot end while an online qsbr writer waits for a mutex
- * whose holder waits for the grace period).  A writer inside a read-side
- * critical section cannot wait: it goes over the limit, counted.
+ * whose holder waits for the grace period).  A writer that cannot wait
+ * goes over the limit, counted: inside a read-side critical section, in
+ * an update callback (it holds another map's writer mutex, which readers
+ * and qsbr threads may be waiting for), or in a value destructor (maybe
+ * on the call_rcu thread, where rcu_barrier is forbidden).
  */
 static void reclaim_throttle(struct snapmap *map)
 {
@@ -61,7 +81,8 @@ static void reclaim_throttle(struct snapmap *map)
 	if (map->reclaim_limit == SIZE_MAX ||
 	    uatomic_read(&map->stats.reclaim_bytes) <= map->reclaim_limit)
 		return;
-	if (sm_offline_for_wait(map->flavor, &offline)) {
+	if (update_frames || in_destructor ||
+	    sm_offline_for_wait(map->flavor, &offline)) {
 		uatomic_inc(&map->stats.reclaim_over_limit);
 		return;
 	}
@@ -75,7 +96,7 @@ int sm_writer_lock(struct snapmap *map)
 {
 	uint64_t asked, got;
 
-	if (in_update_of(map)) {
+	if (sm_in_update_of(map)) {
 		SM_DEBUG_CHECK(map, false, "write to a map from inside its "
 			       "own update callback");
 		return -EDEADLK;

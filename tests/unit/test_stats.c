@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Declared here rather than by <urcu-qsbr.h>, whose names would clash
@@ -227,4 +228,65 @@ Test(stats, writer_inside_read_section_goes_over_the_limit)
 	cr_assert_eq(put_n(map, 99), 0);
 	cr_assert_gt(stats_of(map).reclaim_waits, 0);
 	cr_assert_eq(snapmap_destroy(map), 0);
+}
+
+/*
+ * A write from inside another map's update callback holds that map's
+ * writer mutex: it must not wait for reclamation (a reader or a qsbr
+ * thread blocked on that mutex would hold up the grace period forever),
+ * so it goes over the limit.  And what would wait for the map whose
+ * callback runs fails with -EDEADLK.
+ */
+struct nested_write {
+	struct snapmap *other;
+	int put_rc, destroy_rc, wait_rc;
+};
+
+static int write_other_map(const void *key, size_t klen, const void *cur,
+			   size_t curlen, bool present,
+			   struct snapmap_update *u, void *ctx)
+{
+	struct nested_write *n = ctx;
+
+	(void)key; (void)klen; (void)cur; (void)curlen; (void)present;
+	(void)u;
+	n->put_rc = put_n(n->other, 7);
+	return 0;
+}
+
+static int wait_on_own_map(const void *key, size_t klen, const void *cur,
+			   size_t curlen, bool present,
+			   struct snapmap_update *u, void *ctx)
+{
+	struct nested_write *n = ctx;
+
+	(void)key; (void)klen; (void)cur; (void)curlen; (void)present;
+	(void)u;
+	n->wait_rc = snapmap_wait_version(n->other, 1000, 10, NULL);
+	n->destroy_rc = snapmap_destroy(n->other);
+	return 0;
+}
+
+Test(stats, write_from_update_callback_never_waits)
+{
+	struct snapmap_config cfg = { .reclaim_limit = 1 };
+	struct snapmap *a = snapmap_new(NULL), *b = snapmap_new(&cfg);
+	struct nested_write n = { .other = b };
+
+	setenv("SNAPMAP_DEBUG", "0", 1);	/* -EDEADLK, not an abort */
+	cr_assert_eq(put_n(a, 1), 0);
+	for (unsigned i = 0; i < 20; i++)	/* b over its limit */
+		cr_assert_eq(put_n(b, i), 0);
+	cr_assert_eq(snapmap_update(a, "key:0000000001", 14, write_other_map,
+				    &n), 0);
+	cr_assert_eq(n.put_rc, 0);
+	cr_assert_gt(stats_of(b).reclaim_over_limit, 0);
+
+	n.other = a;
+	cr_assert_eq(snapmap_update(a, "key:0000000001", 14, wait_on_own_map,
+				    &n), 0);
+	cr_assert_eq(n.wait_rc, -EDEADLK);
+	cr_assert_eq(n.destroy_rc, -EDEADLK);
+	cr_assert_eq(snapmap_destroy(a), 0);
+	cr_assert_eq(snapmap_destroy(b), 0);
 }
