@@ -11,9 +11,10 @@
  * its entry pointers, a dense array of 8-byte key prefixes taken after
  * the bytes all of its keys share (keys such as "key:0000001234" share
  * long prefixes), compared as big-endian integers; the directory does the
- * same with the chunks' first keys.  A look-up is then two branch-free
- * binary searches over contiguous integers and one full key comparison.
- * Under a caller's comparator the same structure is searched with it.
+ * same with the chunks' first keys.  A look-up is a branch-free binary
+ * search over the directory's prefixes, a walk down the chunk's fanout-8
+ * index (below), and a comparison of what follows the prefix.  Under a
+ * caller's comparator the same structure is searched with it.
  *
  * Reclamation: a publish reports what the old snapshot held that the new
  * one does not (replaced entries and chunks) as tagged pointers; reclaim.c
@@ -210,11 +211,6 @@ static inline size_t lower_bound_u64(const uint64_t *a, size_t n, uint64_t x)
 	return (size_t)(base - a) + (*base < x);
 }
 
-/*
- * Compares @key with the @skip bytes every key of a run shares (@shared
- * points at them): <0 when @key sorts before the whole run, >0 after it,
- * 0 when it starts with them.
- */
 /* memcmp for the short runs a search compares, inline: 8 bytes a step,
  * compared as big-endian integers. */
 static inline int bytes_cmp(const unsigned char *a, const unsigned char *b,
@@ -253,6 +249,11 @@ static inline int bytes_cmp(const unsigned char *a, const unsigned char *b,
 	return 0;
 }
 
+/*
+ * Compares @key with the @skip bytes every key of a run shares (@shared
+ * points at them): <0 when @key sorts before the whole run, >0 after it,
+ * 0 when it starts with them.
+ */
 static inline int against_shared(const void *key, size_t klen,
 				 const void *shared, size_t skip)
 {
@@ -352,6 +353,73 @@ static size_t chunk_prefix_bound(const struct sm_chunk *c, uint64_t x)
 }
 
 /*
+ * The entries from @pos to @end share @key's 8-byte prefix (@end: the
+ * first past them, computed only when needed): returns the position of
+ * @key among them, past those whose key is < @key (with @upper, <=),
+ * comparing only what follows the prefix (@off bytes in).  Usually the
+ * run is one entry long; when many keys share those bytes too (paths of
+ * one subtree), a few steps, then a binary search over the run.
+ * *@cmp: the comparison of the entry there with @key (1 past the run).
+ */
+static inline size_t settle_ties(const void *obj, size_t pos, size_t n,
+				 uint64_t kp,
+				 uint64_t (*prefix_at)(const void *, size_t),
+				 const struct sm_entry *(*key_at)(const void *,
+								  size_t),
+				 size_t (*run_end)(const void *, uint64_t),
+				 const void *key, size_t klen, size_t off,
+				 bool upper, int *cmp)
+{
+	size_t lo, hi;
+
+	for (int step = 0; step < 4; step++, pos++) {
+		if (pos >= n || prefix_at(obj, pos) != kp) {
+			*cmp = 1;
+			return pos;
+		}
+		*cmp = tail_cmp(key_at(obj, pos), key, klen, off);
+		if (*cmp > 0 || (*cmp == 0 && !upper))
+			return pos;
+	}
+	lo = pos;
+	hi = kp == UINT64_MAX ? n : run_end(obj, kp + 1);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = tail_cmp(key_at(obj, mid), key, klen, off);
+
+		if (c < 0 || (c == 0 && upper))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*cmp = lo < n && prefix_at(obj, lo) == kp ?
+	       tail_cmp(key_at(obj, lo), key, klen, off) : 1;
+	return lo;
+}
+
+static uint64_t chunk_prefix_of(const void *c, size_t i)
+{
+	return chunk_prefix_at(c, i);
+}
+
+static size_t chunk_run_end(const void *c, uint64_t next)
+{
+	return chunk_prefix_bound(c, next);
+}
+
+static uint64_t dir_prefix_of(const void *snap, size_t i)
+{
+	return ((const struct snapmap_snapshot *)snap)->dir_prefix[i];
+}
+
+static size_t dir_run_end(const void *snap, uint64_t next)
+{
+	const struct snapmap_snapshot *s = snap;
+
+	return lower_bound_u64(s->dir_prefix, s->nchunks, next);
+}
+
+/*
  * Lower bound of @key in chunk @c; *@exact tells whether the entry there
  * is @key.
  */
@@ -377,12 +445,10 @@ static size_t chunk_lower_bound(const struct snapmap *map,
 	if (side)
 		return side < 0 ? 0 : c->count;
 	kp = key_prefix(key, klen, c->skip);
-	pos = chunk_prefix_bound(c, kp);
-	/* Entries with the same prefix: settle with what follows it. */
-	while (pos < c->count && chunk_prefix_at(c, pos) == kp &&
-	       (cmp = tail_cmp(chunk_entry_at(c, pos), key, klen, off)) < 0)
-		pos++;
-	*exact = cmp == 0 && pos < c->count && chunk_prefix_at(c, pos) == kp;
+	pos = settle_ties(c, chunk_prefix_bound(c, kp), c->count, kp,
+			  chunk_prefix_of, chunk_key_at, chunk_run_end, key,
+			  klen, off, false, &cmp);
+	*exact = cmp == 0;
 	return pos;
 }
 
@@ -392,8 +458,7 @@ static size_t dir_chunk_of(const struct snapmap_snapshot *snap,
 			   const void *key, size_t klen)
 {
 	size_t n;
-
-	int side;
+	int side, cmp;
 	uint64_t kp;
 
 	if (!bytewise(snap->map)) {
@@ -405,11 +470,11 @@ static size_t dir_chunk_of(const struct snapmap_snapshot *snap,
 	} else {
 		/* The directory is small and hot: a binary search over it. */
 		kp = key_prefix(key, klen, snap->dir_skip);
-		n = lower_bound_u64(snap->dir_prefix, snap->nchunks, kp);
-		while (n < snap->nchunks && snap->dir_prefix[n] == kp &&
-		       tail_cmp(dir_key_at(snap, n), key, klen,
-				snap->dir_skip + 8) <= 0)
-			n++;
+		n = settle_ties(snap, lower_bound_u64(snap->dir_prefix,
+						      snap->nchunks, kp),
+				snap->nchunks, kp, dir_prefix_of, dir_key_at,
+				dir_run_end, key, klen, snap->dir_skip + 8,
+				true, &cmp);
 	}
 	return n ? n - 1 : 0;
 }

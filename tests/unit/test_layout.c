@@ -89,6 +89,8 @@ enum family {
 	LATE_DIFF,	/* 16 fixed bytes, differing only after byte 8 */
 	BINARY_ZEROS,	/* zero bytes everywhere, varying lengths */
 	NESTED,		/* keys that are prefixes of other keys */
+	SUBTREES,	/* long runs of keys sharing 8 bytes past the
+			 * shared part: the search's tie runs */
 };
 
 static void make_key(enum family f, unsigned i, struct mkey *k)
@@ -115,6 +117,11 @@ static void make_key(enum family f, unsigned i, struct mkey *k)
 		k->bytes[3] = (unsigned char)(i >> 8);
 		k->bytes[4] = (unsigned char)i;
 		k->len = 2 + i % 9;	/* 2..10 bytes, trailing zeros */
+		break;
+	case SUBTREES:
+		k->len = (size_t)snprintf((char *)k->bytes, MAXKEY,
+					  "/srv/app%02u/config/section/%06u",
+					  i % 3, i);
 		break;
 	case NESTED:
 		/* "a", "aa", "aaa"... interleaved with numbered keys */
@@ -217,7 +224,7 @@ ParameterizedTestParameters(layout, model)
 		{ DECIMAL, 1024 }, { DECIMAL, 1025 }, { DECIMAL, 2047 },
 		{ DECIMAL, 2048 }, { DECIMAL, 2049 }, { DECIMAL, 6000 },
 		{ LONG_PREFIX, 3000 }, { LATE_DIFF, 3000 },
-		{ BINARY_ZEROS, 3000 }, { NESTED, 3000 },
+		{ BINARY_ZEROS, 3000 }, { NESTED, 3000 }, { SUBTREES, 3000 },
 	};
 
 	return cr_make_param_array(struct layout_case, cases,
