@@ -161,7 +161,9 @@ const struct snapmap_snapshot *snapmap_pin(struct snapmap *map)
 	 * this critical section: taking another reference is safe.
 	 */
 	sm_snapshot_get(snap);
+#ifdef SNAPMAP_DEBUG
 	uatomic_inc(&snap->pins);
+#endif
 	map->flavor->read_unlock();
 	uatomic_inc(&map->pins);
 	return snap;
@@ -176,9 +178,11 @@ void snapmap_unpin(const struct snapmap_snapshot *csnap)
 		return;
 	map = snap->map;
 	sm_check_map(map, __func__);
+#ifdef SNAPMAP_DEBUG
 	SM_DEBUG_CHECK(map, uatomic_read(&snap->pins) > 0,
 		       "snapshot unpinned more often than pinned");
 	uatomic_dec(&snap->pins);
+#endif
 	sm_snapshot_put(snap);
 	/* Pairs with the barrier in snapmap_destroy(): our use of the map
 	 * (the release above) happens before it sees the count drop. */

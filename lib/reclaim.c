@@ -39,10 +39,14 @@ void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next
 }
 
 /*
- * Frees what only @snap held, passes on what an older live snapshot still
- * holds, unlinks @snap.  Call with reclaim_lock held.
+ * Passes on to the next older live snapshot what it still holds, and
+ * unlinks @snap.  Blocks none of whose objects is held any more go to
+ * *@unheld, to be freed after the lock is dropped (freeing a big
+ * snapshot's objects, and running value destructors, must not hold up
+ * publishers, who take the lock).  Call with reclaim_lock held.
  */
-static void pass_on_or_free(struct snapmap_snapshot *snap)
+static void pass_on(struct snapmap_snapshot *snap,
+		    struct sm_dropblock **unheld)
 {
 	struct snapmap_snapshot *older = snap->older;
 	struct sm_dropblock *block;
@@ -56,21 +60,28 @@ static void pass_on_or_free(struct snapmap_snapshot *snap)
 		size_t kept = 0;
 
 		snap->dropped = block->next;
+		for (size_t i = 0; older && i < block->n; i++)
+			if (sm_layout_holds(older, block->items[i]))
+				kept++;
+		if (!kept) {
+			block->next = *unheld;
+			*unheld = block;
+			continue;
+		}
+		/* An older snapshot is pinned: keep what it holds in the
+		 * block, which moves to it; free the rest now (rare). */
+		kept = 0;
 		for (size_t i = 0; i < block->n; i++) {
 			uintptr_t item = block->items[i];
 
-			if (older && sm_layout_holds(older, item))
+			if (sm_layout_holds(older, item))
 				block->items[kept++] = item;
 			else
 				sm_reclaim_free_item(snap->map, item);
 		}
 		block->n = kept;
-		if (kept) {
-			block->next = older->dropped;
-			older->dropped = block;
-		} else {
-			sm_free(block);
-		}
+		block->next = older->dropped;
+		older->dropped = block;
 	}
 	if (older)
 		older->newer = snap->newer;
@@ -78,19 +89,34 @@ static void pass_on_or_free(struct snapmap_snapshot *snap)
 		snap->newer->older = older;
 }
 
+static void free_unheld(struct snapmap *map, struct sm_dropblock *block)
+{
+	while (block) {
+		struct sm_dropblock *next = block->next;
+
+		for (size_t i = 0; i < block->n; i++)
+			sm_reclaim_free_item(map, block->items[i]);
+		sm_free(block);
+		block = next;
+	}
+}
+
 static void snapshot_release(struct urcu_ref *ref)
 {
 	struct snapmap_snapshot *snap =
 		caa_container_of(ref, struct snapmap_snapshot, ref);
 	struct snapmap *map = snap->map;
+	struct sm_dropblock *unheld = NULL;
 
 #ifdef SM_TSAN
 	/* See sm_snapshot_put(). */
 	__tsan_acquire(&snap->ref);
 #endif
 	pthread_mutex_lock(&map->reclaim_lock);
-	pass_on_or_free(snap);
+	pass_on(snap, &unheld);
 	pthread_mutex_unlock(&map->reclaim_lock);
+	/* No live snapshot holds these: nobody else can reach them. */
+	free_unheld(map, unheld);
 	sm_layout_free(snap);
 }
 
