@@ -33,7 +33,10 @@
  *   find / count / version / iter_*   | yes, or pin   | no                 | if RCS
  *   snapmap_get                       | no (takes it) | no                 | yes
  *   snapmap_pin                       | no (takes it) | no                 | yes
- *   snapmap_unpin                     | no            | no                 | no
+ *   snapmap_unpin                     | no            | briefly: the last  | no
+ *                                     |               | frees the snapshot |
+ *                                     |               | (and runs value    |
+ *                                     |               | destructors)       |
  *   put / delete / compound writes    | no (allowed)  | on writer mutex;   | yes
  *                                     |               | over reclaim_limit,|
  *                                     |               | for reclamation    |
@@ -114,7 +117,9 @@ struct snapmap_update;
  * snapmap_compare_fn - a total order on keys.
  * Returns <0, 0 or >0 as a sorts before, equal to or after b.  Must be a
  * pure function of its arguments: it is called by readers concurrently
- * with writers, inside read-side critical sections.
+ * with writers, inside read-side critical sections, and by reclamation
+ * (the call_rcu thread, snapmap_unpin) outside any, to find whether an
+ * older pinned snapshot still holds an entry.
  */
 typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
 				  const void *b, size_t blen, void *ctx);
@@ -122,11 +127,14 @@ typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
 /*
  * snapmap_value_destroy_fn - release what a stored value owns.
  * Called exactly once for each value stored in the map (by put, a compound
- * write or a batch), after the grace period in which the last snapshot
- * holding it was retired and after the last pin of such a snapshot was
- * released.  @val points at the map's copy of the value bytes.  Called from
- * the call_rcu thread, from snapmap_unpin() or from snapmap_destroy(); it
- * must not call into the same map.
+ * write, a batch or a load), after the grace period in which the last
+ * snapshot holding it was retired and after the last pin of such a
+ * snapshot was released.  @val points at the map's copy of the value
+ * bytes.  Called from the call_rcu thread, from snapmap_unpin(), from
+ * snapmap_destroy(), or, for a value a later op of the same batch
+ * overwrote (so never in any snapshot), from snapmap_batch_commit().  It
+ * must not call into the same map.  Writes it makes to other maps never
+ * wait for reclamation (they may go over their reclaim limit).
  */
 typedef void (*snapmap_value_destroy_fn)(void *val, size_t vlen, void *ctx);
 
@@ -506,8 +514,9 @@ int snapmap_add_i64(struct snapmap *map, const void *key, size_t klen,
  * stay staged (inspect, then abort or commit again).  Using a batch after
  * snapmap_batch_free() is undefined.
  *
- * Cost: a commit of k ops sorts them (k log k) and builds the new
- * snapshot in one merge pass over the current one.
+ * Cost: a commit of k ops sorts them (k log k, skipped when they were
+ * staged in key order), looks each key up, rebuilds every chunk a change
+ * falls into once and copies the directory once: one publish.
  */
 
 /*
@@ -617,9 +626,10 @@ int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
  * @failed_conflict:        on a condition (-EEXIST, -ENOENT, -EAGAIN,
  *                          -ESTALE, -EALREADY),
  * @failed_deadlock:        with -EDEADLK (from an update callback),
- * @failed_other:           for any other reason (an update function's
- *                          own error).  Failed loads of a bad file are
- *                          not counted here: they never reach the map.
+ * @failed_other:           for any other errno (an update function's own
+ *                          error is counted by its value).  Failed loads
+ *                          of a bad file are not counted: they never reach
+ *                          the map.
  * @reclaim_waits:          writes held back by the reclaim limit,
  * @reclaim_over_limit:     writes that could not wait (inside a read-side
  *                          critical section) and went over it.
@@ -792,7 +802,9 @@ const char *snapmap_strerror(int code);
  *
  * Returns 0 once the new file and its directory entry are on disk
  * (fsync), or a saver error (see above); on failure @path is unchanged
- * and the temporary file removed.  Takes no lock.
+ * and the temporary file removed, except when only the final fsync of
+ * the directory fails: the new file is then in place, but its name may
+ * not survive a crash.  Takes no lock.
  *
  * Call with rcu_read_lock held, or on a pinned snapshot.  Pin rather
  * than hold the read lock across the file I/O: under qsbr a long

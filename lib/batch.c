@@ -6,7 +6,7 @@
  * in staging order starting from the key's current value to check the
  * conditions and find the key's final state, and publishes all final
  * states in one merge: O(k log k) for the sort, O(k log n) for the
- * look-ups, O(n + k) for the merge.  Single-key writes are commits of one
+ * look-ups, then every touched chunk rebuilt once (layout.c).  Single-key writes are commits of one
  * op (write.c).
  */
 #include "internal.h"
@@ -354,8 +354,10 @@ int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
 		return -EINVAL;
 	map = batch->map;
 	sm_check_map(map, __func__);
-	if (batch->committed)
+	if (batch->committed) {
+		sm_count_failure(map, -EALREADY);
 		return -EALREADY;
+	}
 	rc = sm_writer_lock(map);
 	if (rc) {
 		sm_count_failure(map, rc);
