@@ -3,9 +3,10 @@
  *
  * File map:
  *   main.c         options, the workload matrix, orchestration, progress
- *   run.c          the thread harness: read cells, write latency, storms
+ *   run.c          the thread harness: read cells, scan cells, write
+ *                  latency, storms
  *   report.c       the printed table and the CSV files
- *   util.c         clock, RNG, Zipf, key sets, op sequences, stats,
+ *   util.c         clock, RNG, Zipf, key sets, op and scan sequences, stats,
  *                  hash, memory probes, machine description
  *   uttable.[ch]   a uthash table of (key, u64) entries, shared by the
  *                  lock-based subjects, the COW map and the uthash floor
@@ -48,6 +49,11 @@ struct keyset;
  * @del:     0, -ENOENT, or a negative errno.
  * @batch:   apply @n puts, atomically for readers; NULL when the subject
  *           has no batch (the harness then loops over @put).
+ * @scan:    ordered range scan: from the first key >= @key, read the
+ *           values of up to @len consecutive keys in key order, adding
+ *           the low 32 bits (the check word) of each to *@sum; returns how
+ *           many it read.  NULL when the subject has no key order (the
+ *           hash tables): the scan workload leaves it out.
  * @bytes:   bytes the subject itself accounts for, 0 when it cannot say
  *           (the tables use mallinfo2() deltas for every subject anyway).
  * Thread hooks, NULL when the subject needs none: @enter/@leave register
@@ -64,6 +70,8 @@ struct subject {
 	int (*put)(void *m, const void *key, size_t klen, uint64_t val);
 	int (*del)(void *m, const void *key, size_t klen);
 	int (*batch)(void *m, const struct kvref *kv, size_t n);
+	size_t (*scan)(void *m, const void *key, size_t klen, size_t len,
+		       uint64_t *sum);
 	void (*destroy)(void *m);
 	size_t (*bytes)(void *m);
 	void (*enter)(void);
@@ -169,12 +177,35 @@ struct opseq {
 	size_t len;
 };
 
+/* Keys in one range scan: the goal compares it with an array walk. */
+#define SCAN_LEN	1000
+
+/*
+ * struct scanop - one range scan: its first key (a present key, with at
+ * least SCAN_LEN - 1 present keys after it in key order) and the sum of
+ * the check words of the SCAN_LEN values it must read.
+ */
+struct scanop {
+	uint32_t idx;
+	uint64_t expect;
+};
+
+/* A sequence of range scans; @len is a power of two. */
+struct scanseq {
+	struct scanop *ops;
+	size_t len;
+};
+
 struct keyset *keyset_new(enum keytype type, size_t n, uint64_t seed);
 void keyset_free(struct keyset *ks);
 /* 5% misses; uniform or Zipf(0.99) over hits (hot keys scattered). */
 struct opseq *opseq_new(size_t n, size_t nmiss, enum dist d, size_t len,
 			uint64_t seed);
 void opseq_free(struct opseq *q);
+/* Scans from uniformly random starts, in the maps' key order (memcmp). */
+struct scanseq *scanseq_new(const struct keyset *ks, size_t len,
+			    uint64_t seed);
+void scanseq_free(struct scanseq *q);
 size_t keyset_nmiss(size_t n);
 
 const char *keytype_name(enum keytype t);
@@ -241,6 +272,7 @@ struct cell {
 	void *map;
 	const struct keyset *ks;
 	const struct opseq *seq;
+	const struct scanseq *scans;	/* set: range scans, not look-ups */
 	int readers;
 	int rate;		/* writes/s, WRITER_NONE or WRITER_MAX */
 	double secs;		/* measured window */
@@ -252,8 +284,9 @@ struct cell_result {
 	double secs;
 	uint64_t ops;
 	double ops_s;
-	double ns_op;
-	double p50, p99, p999;	/* sampled read latency, ns */
+	double ns_op;		/* a scan cell: ns per scan */
+	double ns_entry;	/* a scan cell: ns per entry scanned */
+	double p50, p99, p999;	/* sampled read (or scan) latency, ns */
 	uint64_t writes;
 	double writes_s;
 	double wp50, wp99;	/* write latency, ns */
@@ -295,11 +328,12 @@ void run_lost_update(uint64_t per_thread, uint64_t per_thread_snapmap,
  * struct rec - one measured figure set, a CSV row.  @rep is the
  * repetition (raw file) or -1 (a median, summary file).  @kind says
  * which fields mean something: "read" and "storm" fill @r (a storm also
- * the RSS figures), "put" fills @w, "memory" fills the bytes per entry
- * and puts the build time in @r.secs, "lost_update" the lost_* counts.
+ * the RSS figures), "scan" fills @r (ops are scans) and @x_walk, "put"
+ * fills @w, "memory" fills the bytes per entry and puts the build time in
+ * @r.secs, "lost_update" the lost_* counts.
  */
 struct rec {
-	const char *kind;	/* read, put, batch1000, memory, storm, lost_update */
+	const char *kind;	/* read, scan, put, memory, storm, lost_update */
 	const char *subject;
 	const char *flavor;
 	size_t n;
@@ -310,6 +344,7 @@ struct rec {
 	int rep;
 	struct cell_result r;
 	double x_rwlock, x_lfht;	/* throughput ratios (summary) */
+	double x_walk;			/* scan: cost ratio to "sorted" */
 	double spread;			/* (max-min)/median of ops_s */
 	struct wlat_result w;
 	double bytes_entry, self_bytes_entry;

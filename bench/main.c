@@ -7,7 +7,8 @@
  * hits them alike; the order rotates between repetitions), print the
  * medians, measure write latency without readers, optionally run a
  * write storm, and destroy the maps.  The op sequences are generated
- * once per N from a fixed seed and shared by every subject.
+ * once per N from a fixed seed and shared by every subject; so is the
+ * scan sequence of a group with ordered scans, once per key set.
  */
 #include "config.h"
 
@@ -40,13 +41,15 @@ struct opts {
 	bool storm, lost;
 };
 
+/* A workload: look-ups, or ordered range scans of SCAN_LEN keys. */
 struct wl {
 	enum dist dist;
 	int readers;
 	int rate;
+	bool scan;
 };
 
-#define MAX_WL	64
+#define MAX_WL	(64 + 1)	/* the full plan up to 8 cores, and the scan */
 
 struct group {
 	size_t n;
@@ -57,6 +60,7 @@ struct group {
 };
 
 #define MAX_GROUPS	8
+#define SCANSEQ_LEN	((size_t)1 << 14)	/* scan starts, cycled */
 
 static int ncores;
 static uint64_t t_start;
@@ -73,19 +77,38 @@ static void add_wl(struct group *g, enum dist d, int readers, int rate)
 		return;
 	for (size_t i = 0; i < g->nwl; i++)	/* 1 == ncores on 1 core */
 		if (g->wl[i].dist == d && g->wl[i].readers == readers &&
-		    g->wl[i].rate == rate)
+		    g->wl[i].rate == rate && !g->wl[i].scan)
 			return;
 	if (g->nwl == MAX_WL)
 		die("too many workloads");
-	g->wl[g->nwl++] = (struct wl){ d, readers, rate };
+	g->wl[g->nwl++] = (struct wl){ d, readers, rate, false };
+}
+
+/*
+ * Ordered scans from uniform random starts, one thread, no writer: the
+ * goal's figure is the cost of the scan itself.  A group's last workload.
+ */
+static void add_scan(struct group *g)
+{
+	if (g->n < SCAN_LEN)
+		return;
+	if (g->nwl == MAX_WL)
+		die("too many workloads");
+	g->wl[g->nwl++] = (struct wl){ DIST_UNIFORM, 1, WRITER_NONE, true };
+}
+
+static bool has_scan(const struct group *g)
+{
+	return g->nwl > 0 && g->wl[g->nwl - 1].scan;
 }
 
 /*
  * Quick: 1k and 100k keys (string keys: read-only 1 reader uniform and
  * Zipf, ncores readers, and ncores readers with a writer at 100, 1k, 10k
- * writes/s; integer keys: a subset), plus single-thread lookups at 1M.
- * Full: every combination of N, key type, distribution, 1..ncores readers
- * and writer rate.
+ * writes/s; integer keys: a subset), plus single-thread lookups at 1M;
+ * ordered scans at 100k and 1M string keys.  Full: every combination of
+ * N, key type, distribution, 1..ncores readers and writer rate, and
+ * ordered scans for every N and key type.
  */
 static size_t make_plan(const struct opts *o, struct group *gs)
 {
@@ -108,11 +131,13 @@ static size_t make_plan(const struct opts *o, struct group *gs)
 							add_wl(g, (enum dist)d, r,
 							       rates[ri]);
 				g->storm = kt == KEY_STR;
+				add_scan(g);
 			} else if (n == 1000000) {
 				if (kt == KEY_INT)
 					continue;
 				add_wl(g, DIST_UNIFORM, 1, WRITER_NONE);
 				add_wl(g, DIST_ZIPF, 1, WRITER_NONE);
+				add_scan(g);
 			} else if (kt == KEY_STR) {
 				add_wl(g, DIST_UNIFORM, 1, WRITER_NONE);
 				add_wl(g, DIST_ZIPF, 1, WRITER_NONE);
@@ -120,6 +145,8 @@ static size_t make_plan(const struct opts *o, struct group *gs)
 				for (size_t ri = 1; ri < 4; ri++)
 					add_wl(g, DIST_UNIFORM, ncores, rates[ri]);
 				g->storm = n == 100000;
+				if (n == 100000)
+					add_scan(g);
 			} else {
 				add_wl(g, DIST_UNIFORM, 1, WRITER_NONE);
 				add_wl(g, DIST_UNIFORM, ncores, WRITER_NONE);
@@ -134,6 +161,8 @@ static size_t make_plan(const struct opts *o, struct group *gs)
 static bool eligible(const struct opts *o, size_t j, const struct wl *w)
 {
 	if (!o->use[j])
+		return false;
+	if (w->scan && !subjects[j]->scan)	/* a hash table: no order */
 		return false;
 	if (subjects[j]->flags & SUBJ_CONCURRENT)
 		return true;
@@ -173,6 +202,7 @@ struct run_state {
 	const struct keyset *ks;
 	void *maps[NSUBJ];
 	struct opseq *seq[2];		/* per distribution, for this N */
+	struct scanseq *scans;		/* for this key set, when it scans */
 	uint32_t gen;
 };
 
@@ -187,9 +217,10 @@ static void blank_rec(struct rec *r, const struct subject *s, const char *kind)
 	r->dist = "";
 	r->readers = 0;
 	r->rate = WRITER_NONE;
-	r->x_rwlock = r->x_lfht = r->spread = NAN;
+	r->x_rwlock = r->x_lfht = r->x_walk = r->spread = NAN;
 	r->r.p50 = r->r.p99 = r->r.p999 = NAN;
-	r->r.ops_s = r->r.ns_op = r->r.writes_s = r->r.wp50 = r->r.wp99 = NAN;
+	r->r.ops_s = r->r.ns_op = r->r.ns_entry = NAN;
+	r->r.writes_s = r->r.wp50 = r->r.wp99 = NAN;
 	r->w.put_p50 = r->w.put_p99 = r->w.batch_p50 = NAN;
 	r->bytes_entry = r->self_bytes_entry = NAN;
 	r->rss_peak_mb = r->rss_delta_mb = NAN;
@@ -248,16 +279,44 @@ static void set_cell(struct cell *c, const struct run_state *st, size_t j,
 	c->map = st->maps[j];
 	c->ks = st->ks;
 	c->seq = st->seq[w->dist];
+	c->scans = w->scan ? st->scans : NULL;
 	c->readers = w->readers;
 	c->rate = w->rate;
 	c->secs = st->o->secs;
 	c->warm = st->o->warm;
 }
 
+/* Repetition @rep of the @e-th eligible subject of a workload. */
+static struct rec *raw_at(struct rec *raw, int reps, size_t e, int rep)
+{
+	return &raw[e * (size_t)reps + (size_t)rep];
+}
+
+/*
+ * Every repetition's ratios to the reference subjects of the same
+ * repetition (index SIZE_MAX: not run).  x_walk is a cost ratio, scans
+ * only: the goal bounds it.
+ */
+static void set_ratios(struct rec *raw, int reps, size_t e, size_t irw,
+		       size_t ilf, size_t isd, bool scan)
+{
+	for (int rep = 0; rep < reps; rep++) {
+		struct rec *r = raw_at(raw, reps, e, rep);
+
+		if (irw != SIZE_MAX)
+			r->x_rwlock = r->r.ops_s / raw_at(raw, reps, irw, rep)->r.ops_s;
+		if (ilf != SIZE_MAX)
+			r->x_lfht = r->r.ops_s / raw_at(raw, reps, ilf, rep)->r.ops_s;
+		if (isd != SIZE_MAX && scan)
+			r->x_walk = r->r.ns_op / raw_at(raw, reps, isd, rep)->r.ns_op;
+	}
+}
+
 static void run_workload(struct run_state *st, const struct wl *w)
 {
 	const struct opts *o = st->o;
 	size_t elig[NSUBJ], ne = 0, irw = SIZE_MAX, ilf = SIZE_MAX;
+	size_t isd = SIZE_MAX;
 	struct rec *raw, rows[NSUBJ];
 	char rate[32];
 
@@ -267,23 +326,26 @@ static void run_workload(struct run_state *st, const struct wl *w)
 				irw = ne;
 			if (subjects[j] == &subj_lfht)
 				ilf = ne;
+			if (subjects[j] == &subj_sorted)
+				isd = ne;
 			elig[ne++] = j;
 		}
 	if (!ne)
 		return;
-	progress("N=%zu %s keys, %s, %d reader(s), writer %s", st->g->n,
-		 keytype_name(st->g->kt), dist_name(w->dist), w->readers,
+	progress("N=%zu %s keys, %s%s, %d reader(s), writer %s", st->g->n,
+		 keytype_name(st->g->kt), w->scan ? "ordered scans from " : "",
+		 dist_name(w->dist), w->readers,
 		 rate_name(w->rate, rate, sizeof(rate)));
 	raw = xcalloc(ne * (size_t)o->reps, sizeof(*raw));
 	for (int rep = 0; rep < o->reps; rep++) {
 		for (size_t k = 0; k < ne; k++) {
 			size_t e = (k + (size_t)rep) % ne;	/* rotate order */
-			struct rec *r = &raw[e * (size_t)o->reps + (size_t)rep];
+			struct rec *r = raw_at(raw, o->reps, e, rep);
 			struct cell c;
 
 			set_cell(&c, st, elig[e], w);
 			c.gen = ++st->gen;
-			base_rec(r, st, elig[e], "read");
+			base_rec(r, st, elig[e], w->scan ? "scan" : "read");
 			r->dist = dist_name(w->dist);
 			r->readers = w->readers;
 			r->rate = w->rate;
@@ -296,18 +358,10 @@ static void run_workload(struct run_state *st, const struct wl *w)
 		}
 	}
 	for (size_t e = 0; e < ne; e++) {
-		for (int rep = 0; rep < o->reps; rep++) {
-			struct rec *r = &raw[e * (size_t)o->reps + (size_t)rep];
-
-			if (irw != SIZE_MAX)
-				r->x_rwlock = r->r.ops_s /
-					raw[irw * (size_t)o->reps + (size_t)rep].r.ops_s;
-			if (ilf != SIZE_MAX)
-				r->x_lfht = r->r.ops_s /
-					raw[ilf * (size_t)o->reps + (size_t)rep].r.ops_s;
-			report_raw(r);
-		}
-		rec_median(&rows[e], &raw[e * (size_t)o->reps], (size_t)o->reps);
+		set_ratios(raw, o->reps, e, irw, ilf, isd, w->scan);
+		for (int rep = 0; rep < o->reps; rep++)
+			report_raw(raw_at(raw, o->reps, e, rep));
+		rec_median(&rows[e], raw_at(raw, o->reps, e, 0), (size_t)o->reps);
 		report_summary(&rows[e]);
 	}
 	report_group(rows, ne, NULL);
@@ -341,7 +395,7 @@ static void run_storm(struct run_state *st)
 {
 	struct rec rows[NSUBJ];
 	size_t nr = 0;
-	struct wl w = { DIST_UNIFORM, ncores, WRITER_MAX };
+	struct wl w = { DIST_UNIFORM, ncores, WRITER_MAX, false };
 
 	for (size_t j = 0; j < NSUBJ; j++) {
 		struct rec *r;
@@ -419,6 +473,8 @@ static void run_group(const struct opts *o, const struct group *g,
 	st.seq[1] = seq_cache[1];
 	ks = keyset_new(g->kt, g->n, o->seed);
 	st.ks = ks;
+	if (has_scan(g))
+		st.scans = scanseq_new(ks, SCANSEQ_LEN, o->seed + 2);
 	build_all(&st, mem);
 	for (size_t i = 0; i < g->nwl; i++)
 		run_workload(&st, &g->wl[i]);
@@ -426,6 +482,7 @@ static void run_group(const struct opts *o, const struct group *g,
 	if (g->storm && o->storm)
 		run_storm(&st);
 	destroy_all(&st);
+	scanseq_free(st.scans);
 	keyset_free(ks);
 }
 
@@ -438,10 +495,11 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: snapbench [--quick|--full] [options]\n"
 "  --quick          default: 1k and 100k keys, 1M for single-thread\n"
-"                   lookups; 3 repetitions of 0.15 s (about 2 minutes)\n"
+"                   lookups, ordered scans of 1000 keys at 100k and 1M\n"
+"                   string keys; 3 repetitions of 0.15 s (about 2 minutes)\n"
 "  --full           every N (1k, 100k, 1M), key type, distribution,\n"
-"                   1..ncores readers and writer rate; 5 x 1 s (hours\n"
-"                   on 2 cores: about 1.5 h)\n"
+"                   1..ncores readers and writer rate, and ordered scans;\n"
+"                   5 x 1 s (hours on 2 cores: about 1.5 h)\n"
 "  --secs S         measured window per cell\n"
 "  --warm S         warm-up before each window\n"
 "  --reps R         repetitions (medians are reported)\n"

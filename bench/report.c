@@ -4,7 +4,9 @@
  * bench-results.csv holds every repetition (rep >= 0); bench-summary.csv
  * holds the medians (rep = -1) that the tables print and plot.sh draws.
  * Every row carries the machine, the liburcu version, the compiler and
- * its flags, so a CSV file stands on its own.
+ * its flags, so a CSV file stands on its own.  Scan rows (kind "scan")
+ * count scans in reader_ops, ops_per_s and ns_per_op (ns per scan of
+ * SCAN_LEN keys); ns_per_entry and x_walk are theirs alone.
  */
 #include "config.h"
 
@@ -23,7 +25,8 @@ static uint64_t run_seed;
 static const char csv_header[] =
 	"run_mode,seed,date,cpu,cores,kernel,urcu,cc,cflags,"
 	"kind,subject,flavor,n,keytype,dist,readers,write_rate,rep,"
-	"secs,reader_ops,ops_per_s,ns_per_op,x_rwlock,x_lfht,spread,"
+	"secs,reader_ops,ops_per_s,ns_per_op,ns_per_entry,"
+	"x_rwlock,x_lfht,x_walk,spread,"
 	"p50_ns,p99_ns,p999_ns,writes,writes_per_s,write_p50_ns,write_p99_ns,"
 	"put_p50_ns,put_p99_ns,batch1000_ns,native_batch,"
 	"bytes_per_entry,self_bytes_per_entry,rss_peak_mb,rss_delta_mb,"
@@ -70,8 +73,10 @@ static void csv_row(FILE *f, const struct rec *r)
 	fprintf(f, "%llu,", (unsigned long long)r->r.ops);
 	csv_num(f, r->r.ops_s, ",");
 	csv_num(f, r->r.ns_op, ",");
+	csv_num(f, r->r.ns_entry, ",");
 	csv_num(f, r->x_rwlock, ",");
 	csv_num(f, r->x_lfht, ",");
+	csv_num(f, r->x_walk, ",");
 	csv_num(f, r->spread, ",");
 	csv_num(f, r->r.p50, ",");
 	csv_num(f, r->r.p99, ",");
@@ -160,6 +165,7 @@ void rec_median(struct rec *out, const struct rec *reps, size_t n)
 	MEDIAN_OF(r.ops);
 	MEDIAN_OF(r.ops_s);
 	MEDIAN_OF(r.ns_op);
+	MEDIAN_OF(r.ns_entry);
 	MEDIAN_OF(r.p50);
 	MEDIAN_OF(r.p99);
 	MEDIAN_OF(r.p999);
@@ -169,6 +175,7 @@ void rec_median(struct rec *out, const struct rec *reps, size_t n)
 	MEDIAN_OF(r.wp99);
 	MEDIAN_OF(x_rwlock);
 	MEDIAN_OF(x_lfht);
+	MEDIAN_OF(x_walk);
 	for (size_t i = 0; i < n; i++) {
 		out->r.verified = out->r.verified && reps[i].r.verified;
 		lo = fmin(lo, reps[i].r.ops_s);
@@ -215,6 +222,32 @@ static void print_read(const struct rec *r)
 	cell(r->r.p99, 7, 0);
 	cell(r->r.p999, 8, 0);
 	cell(r->r.writes_s, 9, 0);
+	cell(r->spread * 100, 6, 0);
+	printf("%% %4s\n", r->r.verified ? "yes" : "NO");
+}
+
+static void print_scan_title(const struct rec *r)
+{
+	printf("\n-- N=%zu %s keys | ordered scan of %d keys | from %s random "
+	       "keys | 1 reader | no writer\n", r->n, r->keytype, SCAN_LEN,
+	       r->dist);
+	printf("   (seek + %d next, each 8-byte value read and verified; "
+	       "baseline: \"sorted\" =\n   binary search + plain array walk "
+	       "of %d entries; x_walk = ns/scan over\n   sorted's in the same "
+	       "repetition, the goal is <= 2; p50/p99 = one scan in 8)\n",
+	       SCAN_LEN - 1, SCAN_LEN);
+	printf("%-13s %9s %8s %8s %9s %9s %7s %4s\n", "subject", "ns/scan",
+	       "ns/entry", "x_walk", "p50ns", "p99ns", "spread", "ok");
+}
+
+static void print_scan(const struct rec *r)
+{
+	printf("%-13s", r->subject);
+	cell(r->r.ns_op, 9, 0);
+	cell(r->r.ns_entry, 8, 2);
+	cell(r->x_walk, 8, 2);
+	cell(r->r.p50, 9, 0);
+	cell(r->r.p99, 9, 0);
 	cell(r->spread * 100, 6, 0);
 	printf("%% %4s\n", r->r.verified ? "yes" : "NO");
 }
@@ -273,6 +306,10 @@ void report_group(const struct rec *rows, size_t n, const struct rec *extra)
 		print_title(&rows[0]);
 		for (size_t i = 0; i < n; i++)
 			print_read(&rows[i]);
+	} else if (strcmp(rows[0].kind, "scan") == 0) {
+		print_scan_title(&rows[0]);
+		for (size_t i = 0; i < n; i++)
+			print_scan(&rows[i]);
 	} else if (strcmp(rows[0].kind, "memory") == 0) {
 		print_build_title(&rows[0]);
 		for (size_t i = 0; i < n; i++)

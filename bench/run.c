@@ -9,6 +9,11 @@
  * hook every 1024 ops (qsbr).  The writer overwrites random present keys
  * at a fixed rate (or as fast as it can, for a storm), keeping the check
  * word of each value, so readers' checksums stay exact.
+ *
+ * A scan cell is a read cell whose readers do ordered range scans of
+ * SCAN_LEN keys from the starts of a scan sequence instead of look-ups,
+ * adding the values' check words and the count read to their checksum,
+ * and timing one scan in 8.
  */
 #include "config.h"
 
@@ -26,6 +31,8 @@ enum { PH_WARM, PH_MEASURE, PH_STOP };
 #define LAT_CAP		(1u << 16)	/* latency samples kept per thread */
 #define QS_EVERY	1024		/* ops between quiescent states */
 #define SAMPLE_MASK	63		/* time one op in 64 */
+#define SCAN_BLOCK	16		/* scans between quiescent states */
+#define SCAN_SAMPLE_MASK 7		/* time one scan in 8 (microseconds) */
 
 void subj_enter(const struct subject *s)
 {
@@ -89,6 +96,26 @@ static void worker_start(struct shared *sh)
 		s->online();
 }
 
+/*
+ * After a block of reads: announce a quiescent state (qsbr), and note the
+ * read count @n where the measured window starts (*@n0) and ends.
+ * Returns the phase now.
+ */
+static int block_done(struct worker *w, int phase, uint64_t n, uint64_t *n0)
+{
+	const struct subject *s = w->sh->c->s;
+	int p;
+
+	if (s->quiescent)
+		s->quiescent();
+	p = phase_of(w->sh);
+	if (p == PH_MEASURE && phase == PH_WARM)
+		*n0 = n;
+	else if (p == PH_STOP && phase == PH_MEASURE)
+		w->ops = n - *n0;
+	return p;
+}
+
 static void *reader_main(void *arg)
 {
 	struct worker *w = arg;
@@ -122,15 +149,47 @@ static void *reader_main(void *arg)
 			acc += f ? (uint32_t)v : MISS_CHECK;
 			eacc += o->expect;
 		}
-		if (s->quiescent)
-			s->quiescent();
-		int p = phase_of(sh);
+		phase = block_done(w, phase, n, &n0);
+	}
+	w->acc = acc;
+	w->eacc = eacc;
+	subj_leave(s);
+	return NULL;
+}
 
-		if (p == PH_MEASURE && phase == PH_WARM)
-			n0 = n;
-		else if (p == PH_STOP && phase == PH_MEASURE)
-			w->ops = n - n0;
-		phase = p;
+static void *scanner_main(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	const struct cell *c = sh->c;
+	const struct subject *s = c->s;
+	const struct keyset *ks = c->ks;
+	const struct scanop *ops = c->scans->ops;
+	const size_t mask = c->scans->len - 1;
+	size_t i = w->start;
+	uint64_t acc = 0, eacc = 0, n = 0, n0 = 0;
+	int phase = PH_WARM;
+
+	worker_start(sh);
+	while (phase != PH_STOP) {
+		for (unsigned k = 0; k < SCAN_BLOCK; k++, n++) {
+			const struct scanop *o = &ops[i++ & mask];
+			const void *key = ks_key(ks, o->idx);
+			size_t got;
+
+			if ((n & SCAN_SAMPLE_MASK) == 0 && phase == PH_MEASURE) {
+				uint64_t t0 = now_ns(), t1;
+
+				got = s->scan(c->map, key, ks->klen, SCAN_LEN, &acc);
+				t1 = now_ns() - sh->timer_cost;
+				lat_add(&w->lat, t1 > t0 ? t1 - t0 : 0);
+			} else {
+				got = s->scan(c->map, key, ks->klen, SCAN_LEN, &acc);
+			}
+			acc += got;	/* a short scan fails even if its sum fits */
+			eacc += o->expect + SCAN_LEN;
+		}
+		phase = block_done(w, phase, n, &n0);
 	}
 	w->acc = acc;
 	w->eacc = eacc;
@@ -216,6 +275,8 @@ int run_cell(const struct cell *c, struct cell_result *res)
 {
 	struct shared sh = { .c = c, .phase = PH_WARM };
 	int nw = c->readers + (c->rate != WRITER_NONE);
+	size_t seqlen = c->scans ? c->scans->len : c->seq->len;
+	void *(*reader)(void *) = c->scans ? scanner_main : reader_main;
 	struct worker *w;
 	uint64_t t0, t1;
 	double secs;
@@ -227,11 +288,10 @@ int run_cell(const struct cell *c, struct cell_result *res)
 	pthread_barrier_init(&sh.start, NULL, (unsigned)nw + 1);
 	for (int i = 0; i < nw; i++) {
 		w[i].sh = &sh;
-		w[i].start = c->seq->len / (size_t)c->readers * (size_t)i;
+		w[i].start = seqlen / (size_t)c->readers * (size_t)i;
 		w[i].lat.v = xmalloc(LAT_CAP * sizeof(uint32_t));
 		if (pthread_create(&w[i].tid, NULL,
-				   i < c->readers ? reader_main : writer_main,
-				   &w[i]))
+				   i < c->readers ? reader : writer_main, &w[i]))
 			die("pthread_create failed");
 	}
 	pthread_barrier_wait(&sh.start);
@@ -256,6 +316,7 @@ int run_cell(const struct cell *c, struct cell_result *res)
 	}
 	res->ops_s = (double)res->ops / secs;
 	res->ns_op = res->ops ? secs * 1e9 * c->readers / (double)res->ops : NAN;
+	res->ns_entry = c->scans ? res->ns_op / SCAN_LEN : NAN;
 	merge_pct(w, c->readers, &res->p50, &res->p99, &res->p999);
 	res->wp50 = res->wp99 = NAN;
 	res->writes_s = NAN;

@@ -1,5 +1,5 @@
 /*
- * util.c - clock, RNG, Zipf, key sets, op sequences, statistics, hash,
+ * util.c - clock, RNG, Zipf, key sets, op and scan sequences, statistics, hash,
  * memory probes and the machine description.
  */
 #include "config.h"
@@ -276,6 +276,60 @@ struct opseq *opseq_new(size_t n, size_t nmiss, enum dist d, size_t len,
 }
 
 void opseq_free(struct opseq *q)
+{
+	if (q) {
+		free(q->ops);
+		free(q);
+	}
+}
+
+/* All keys of a key set have its klen: memcmp is the maps' order. */
+static int key_idx_cmp(const void *x, const void *y, void *arg)
+{
+	const struct keyset *ks = arg;
+
+	return memcmp(ks_key(ks, *(const uint32_t *)x),
+		      ks_key(ks, *(const uint32_t *)y), ks->klen);
+}
+
+/*
+ * The present keys in key order, then prefix sums of their check words
+ * along that order: a scan's expected checksum is one difference.
+ */
+struct scanseq *scanseq_new(const struct keyset *ks, size_t len,
+			    uint64_t seed)
+{
+	struct scanseq *q;
+	uint32_t *order;
+	uint64_t *prefix, rng = seed;
+	size_t nstart;
+
+	if (ks->n < SCAN_LEN)
+		die("scans need at least %d keys", SCAN_LEN);
+	nstart = ks->n - SCAN_LEN + 1;		/* starts with a full range */
+	order = xmalloc(ks->n * sizeof(*order));
+	prefix = xmalloc((ks->n + 1) * sizeof(*prefix));
+	for (size_t i = 0; i < ks->n; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, ks->n, sizeof(*order), key_idx_cmp, (void *)ks);
+	prefix[0] = 0;
+	for (size_t r = 0; r < ks->n; r++)
+		prefix[r + 1] = prefix[r] + val_check(order[r]);
+	q = xcalloc(1, sizeof(*q));
+	q->len = len;
+	q->ops = xmalloc(len * sizeof(*q->ops));
+	for (size_t i = 0; i < len; i++) {
+		size_t r = rng_next(&rng) % nstart;
+
+		q->ops[i].idx = order[r];
+		q->ops[i].expect = prefix[r + SCAN_LEN] - prefix[r];
+	}
+	free(prefix);
+	free(order);
+	return q;
+}
+
+void scanseq_free(struct scanseq *q)
 {
 	if (q) {
 		free(q->ops);
