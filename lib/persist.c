@@ -326,6 +326,7 @@ int snapmap_file_stat(const char *path, struct snapmap_file_stat *st,
 		      struct snapmap_error *err)
 {
 	unsigned char *buf;
+	struct snapmap_file_stat found = { 0 };
 	struct header h;
 	size_t len;
 	int rc;
@@ -336,16 +337,17 @@ int snapmap_file_stat(const char *path, struct snapmap_file_stat *st,
 	rc = sm_read_file(path, &buf, &len, err);
 	if (rc)
 		return rc;
-	memset(st, 0, sizeof(*st));
 	rc = check_frame(buf, len, &h, err);
 	if (!rc)
-		rc = check_entries(NULL, buf, &h, st, err);
+		rc = check_entries(NULL, buf, &h, &found, err);
 	if (!rc) {
-		st->format_version = h.format_version;
-		st->flags = h.flags;
-		st->entries = h.count;
-		st->version = h.version;
-		st->file_bytes = len;
+		/* Filled only on success, as documented. */
+		found.format_version = h.format_version;
+		found.flags = h.flags;
+		found.entries = h.count;
+		found.version = h.version;
+		found.file_bytes = len;
+		*st = found;
 	}
 	sm_free(buf);
 	return rc;
