@@ -164,14 +164,21 @@ static inline uint64_t val_make(size_t i, uint32_t gen)
 
 /*
  * struct op - one lookup of a sequence: the key index and what the
- * reader must add to its checksum (val_check(idx), or MISS_CHECK).
+ * reader must add to its checksum (val_check(idx), or MISS_CHECK).  In a
+ * mixed sequence, OP_WRITE in @idx makes it an overwrite of the present
+ * key idx & ~OP_WRITE (@expect unused): key indexes stay far below it.
  */
 struct op {
 	uint32_t idx;
 	uint32_t expect;
 };
 
-/* A sequence of lookups; @len is a power of two. */
+#define OP_WRITE	0x80000000u
+
+/* The mixed workload (CSV kind "mix50"): the share of ops that write. */
+#define MIX_WRITE_PCT	50
+
+/* A sequence of lookups (and overwrites); @len is a power of two. */
 struct opseq {
 	struct op *ops;
 	size_t len;
@@ -198,9 +205,13 @@ struct scanseq {
 
 struct keyset *keyset_new(enum keytype type, size_t n, uint64_t seed);
 void keyset_free(struct keyset *ks);
-/* 5% misses; uniform or Zipf(0.99) over hits (hot keys scattered). */
+/*
+ * 5% misses; uniform or Zipf(0.99) over hits (hot keys scattered).  With
+ * @write_pct > 0, that share of the ops are overwrites (OP_WRITE) of
+ * present keys of the same distribution, and 5% of the rest miss.
+ */
 struct opseq *opseq_new(size_t n, size_t nmiss, enum dist d, size_t len,
-			uint64_t seed);
+			unsigned write_pct, uint64_t seed);
 void opseq_free(struct opseq *q);
 /* Scans from uniformly random starts, in the maps' key order (memcmp). */
 struct scanseq *scanseq_new(const struct keyset *ks, size_t len,
@@ -273,23 +284,24 @@ struct cell {
 	const struct keyset *ks;
 	const struct opseq *seq;
 	const struct scanseq *scans;	/* set: range scans, not look-ups */
-	int readers;
+	bool mix;		/* readers also do the sequence's writes */
+	int readers;		/* threads: readers, or mixed threads */
 	int rate;		/* writes/s, WRITER_NONE or WRITER_MAX */
 	double secs;		/* measured window */
 	double warm;		/* warm-up before it */
-	uint32_t gen;		/* first generation the writer writes */
+	uint32_t gen;		/* first generation each writer writes */
 };
 
 struct cell_result {
 	double secs;
-	uint64_t ops;
+	uint64_t ops;		/* a mix cell: reads and writes */
 	double ops_s;
-	double ns_op;		/* a scan cell: ns per scan */
+	double ns_op;		/* per thread; a scan cell: ns per scan */
 	double ns_entry;	/* a scan cell: ns per entry scanned */
 	double p50, p99, p999;	/* sampled read (or scan) latency, ns */
-	uint64_t writes;
+	uint64_t writes;	/* the writer's, or a mix's share */
 	double writes_s;
-	double wp50, wp99;	/* write latency, ns */
+	double wp50, wp99;	/* sampled write latency, ns */
 	bool verified;
 };
 
@@ -320,6 +332,9 @@ struct lost_result {
 void run_lost_update(uint64_t per_thread, uint64_t per_thread_snapmap,
 		     struct lost_result *r);
 
+/* persist.c: save and load throughput of a map of @n string keys. */
+void run_persist(size_t n, int reps, uint64_t seed);
+
 /* ------------------------------------------------------------------ */
 /* Reporting (report.c)                                                */
 /* ------------------------------------------------------------------ */
@@ -328,12 +343,15 @@ void run_lost_update(uint64_t per_thread, uint64_t per_thread_snapmap,
  * struct rec - one measured figure set, a CSV row.  @rep is the
  * repetition (raw file) or -1 (a median, summary file).  @kind says
  * which fields mean something: "read" and "storm" fill @r (a storm also
- * the RSS figures), "scan" fills @r (ops are scans) and @x_walk, "put"
- * fills @w, "memory" fills the bytes per entry and puts the build time in
- * @r.secs, "lost_update" the lost_* counts.
+ * the RSS figures), "scan" fills @r (ops are scans) and @x_walk, "mix50"
+ * fills @r (ops are reads and writes, @readers the threads, p50.. the
+ * reads', wp50.. the writes'), "put" fills @w, "memory" fills the bytes
+ * per entry and puts the build time in @r.secs, "lost_update" the lost_*
+ * counts.
  */
 struct rec {
-	const char *kind;	/* read, scan, put, memory, storm, lost_update */
+	const char *kind;	/* read, scan, mix50, put, memory, storm,
+				 * lost_update */
 	const char *subject;
 	const char *flavor;
 	size_t n;

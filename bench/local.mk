@@ -24,6 +24,7 @@ bench_snapbench_SOURCES = \
 	bench/locked.h \
 	bench/locked.c \
 	bench/lostupdate.c \
+	bench/persist.c \
 	bench/flavor_memb.c \
 	bench/flavor_qsbr.c \
 	bench/snapmap_adapter.h \

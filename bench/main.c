@@ -6,9 +6,10 @@
  * with all subjects interleaved within each repetition (so machine noise
  * hits them alike; the order rotates between repetitions), print the
  * medians, measure write latency without readers, optionally run a
- * write storm, and destroy the maps.  The op sequences are generated
- * once per N from a fixed seed and shared by every subject; so is the
- * scan sequence of a group with ordered scans, once per key set.
+ * write storm, and destroy the maps.  The op sequences (look-ups per
+ * distribution, and the 50/50 mix) are generated once per N from a fixed
+ * seed and shared by every subject; so is the scan sequence of a group
+ * with ordered scans, once per key set.
  */
 #include "config.h"
 
@@ -38,18 +39,24 @@ struct opts {
 	bool use[NSUBJ];
 	size_t seqlen;
 	uint64_t lost_k, lost_k_snapmap;
-	bool storm, lost;
+	bool storm, lost, persist;
 };
 
-/* A workload: look-ups, or ordered range scans of SCAN_LEN keys. */
+/*
+ * A workload: look-ups, ordered range scans of SCAN_LEN keys, or a mix
+ * of look-ups and overwrites on every thread (@readers threads, no
+ * writer).
+ */
 struct wl {
 	enum dist dist;
 	int readers;
 	int rate;
 	bool scan;
+	bool mix;
 };
 
-#define MAX_WL	(64 + 1)	/* the full plan up to 8 cores, and the scan */
+/* The full plan up to 8 cores: look-ups, mixes, and the scan. */
+#define MAX_WL	(2 * 8 * 4 + 8 + 1)
 
 struct group {
 	size_t n;
@@ -62,6 +69,10 @@ struct group {
 #define MAX_GROUPS	8
 #define SCANSEQ_LEN	((size_t)1 << 14)	/* scan starts, cycled */
 
+/* Op sequences of one N: the look-ups by enum dist, then the mix. */
+#define SEQ_MIX		2
+#define NSEQ		3
+
 static int ncores;
 static uint64_t t_start;
 static size_t cells_total, cells_done;
@@ -71,17 +82,37 @@ static bool any_failed;
 /* The plan                                                            */
 /* ------------------------------------------------------------------ */
 
-static void add_wl(struct group *g, enum dist d, int readers, int rate)
+static bool same_wl(const struct wl *a, const struct wl *b)
 {
-	if (readers < 1)
+	return a->dist == b->dist && a->readers == b->readers &&
+	       a->rate == b->rate && a->scan == b->scan && a->mix == b->mix;
+}
+
+static void push_wl(struct group *g, struct wl w)
+{
+	if (w.readers < 1)
 		return;
 	for (size_t i = 0; i < g->nwl; i++)	/* 1 == ncores on 1 core */
-		if (g->wl[i].dist == d && g->wl[i].readers == readers &&
-		    g->wl[i].rate == rate && !g->wl[i].scan)
+		if (same_wl(&g->wl[i], &w))
 			return;
 	if (g->nwl == MAX_WL)
 		die("too many workloads");
-	g->wl[g->nwl++] = (struct wl){ d, readers, rate, false };
+	g->wl[g->nwl++] = w;
+}
+
+static void add_wl(struct group *g, enum dist d, int readers, int rate)
+{
+	push_wl(g, (struct wl){ d, readers, rate, false, false });
+}
+
+/*
+ * MIX_WRITE_PCT overwrites and the rest look-ups on each of @threads
+ * threads, uniform keys: the write-heavy end of the goal's workloads.
+ */
+static void add_mix(struct group *g, int threads)
+{
+	push_wl(g, (struct wl){ DIST_UNIFORM, threads, WRITER_NONE, false,
+				true });
 }
 
 /*
@@ -92,9 +123,7 @@ static void add_scan(struct group *g)
 {
 	if (g->n < SCAN_LEN)
 		return;
-	if (g->nwl == MAX_WL)
-		die("too many workloads");
-	g->wl[g->nwl++] = (struct wl){ DIST_UNIFORM, 1, WRITER_NONE, true };
+	push_wl(g, (struct wl){ DIST_UNIFORM, 1, WRITER_NONE, true, false });
 }
 
 static bool has_scan(const struct group *g)
@@ -104,10 +133,11 @@ static bool has_scan(const struct group *g)
 
 /*
  * Quick: 1k and 100k keys (string keys: read-only 1 reader uniform and
- * Zipf, ncores readers, and ncores readers with a writer at 100, 1k, 10k
- * writes/s; integer keys: a subset), plus single-thread lookups at 1M;
- * ordered scans at 100k and 1M string keys.  Full: every combination of
- * N, key type, distribution, 1..ncores readers and writer rate, and
+ * Zipf, ncores readers, ncores readers with a writer at 100, 1k, 10k
+ * writes/s, and the 50/50 mix on ncores threads; integer keys: a
+ * subset), plus single-thread lookups at 1M; ordered scans at 100k and
+ * 1M string keys.  Full: every combination of N, key type, distribution,
+ * 1..ncores readers and writer rate, the mix on 1..ncores threads, and
  * ordered scans for every N and key type.
  */
 static size_t make_plan(const struct opts *o, struct group *gs)
@@ -130,6 +160,8 @@ static size_t make_plan(const struct opts *o, struct group *gs)
 						for (size_t ri = 0; ri < 4; ri++)
 							add_wl(g, (enum dist)d, r,
 							       rates[ri]);
+				for (int t = 1; t <= ncores; t++)
+					add_mix(g, t);
 				g->storm = kt == KEY_STR;
 				add_scan(g);
 			} else if (n == 1000000) {
@@ -144,6 +176,7 @@ static size_t make_plan(const struct opts *o, struct group *gs)
 				add_wl(g, DIST_UNIFORM, ncores, WRITER_NONE);
 				for (size_t ri = 1; ri < 4; ri++)
 					add_wl(g, DIST_UNIFORM, ncores, rates[ri]);
+				add_mix(g, ncores);
 				g->storm = n == 100000;
 				if (n == 100000)
 					add_scan(g);
@@ -166,7 +199,8 @@ static bool eligible(const struct opts *o, size_t j, const struct wl *w)
 		return false;
 	if (subjects[j]->flags & SUBJ_CONCURRENT)
 		return true;
-	return w->readers == 1 && w->rate == WRITER_NONE;	/* floors */
+	/* floors: one thread and no write while it reads */
+	return w->readers == 1 && w->rate == WRITER_NONE && !w->mix;
 }
 
 /* ------------------------------------------------------------------ */
@@ -201,7 +235,7 @@ struct run_state {
 	const struct group *g;
 	const struct keyset *ks;
 	void *maps[NSUBJ];
-	struct opseq *seq[2];		/* per distribution, for this N */
+	struct opseq *seq[NSEQ];	/* per distribution, and SEQ_MIX */
 	struct scanseq *scans;		/* for this key set, when it scans */
 	uint32_t gen;
 };
@@ -278,8 +312,9 @@ static void set_cell(struct cell *c, const struct run_state *st, size_t j,
 	c->s = subjects[j];
 	c->map = st->maps[j];
 	c->ks = st->ks;
-	c->seq = st->seq[w->dist];
+	c->seq = st->seq[w->mix ? SEQ_MIX : w->dist];
 	c->scans = w->scan ? st->scans : NULL;
+	c->mix = w->mix;
 	c->readers = w->readers;
 	c->rate = w->rate;
 	c->secs = st->o->secs;
@@ -312,13 +347,49 @@ static void set_ratios(struct rec *raw, int reps, size_t e, size_t irw,
 	}
 }
 
+/* The record kind (CSV "kind") of a workload. */
+static const char *wl_kind(const struct wl *w)
+{
+	return w->scan ? "scan" : w->mix ? "mix50" : "read";
+}
+
+static void progress_wl(const struct run_state *st, const struct wl *w)
+{
+	char rate[32];
+
+	if (w->mix)
+		progress("N=%zu %s keys, %s, %d thread(s), %d%% reads / "
+			 "%d%% writes", st->g->n, keytype_name(st->g->kt),
+			 dist_name(w->dist), w->readers, 100 - MIX_WRITE_PCT,
+			 MIX_WRITE_PCT);
+	else
+		progress("N=%zu %s keys, %s%s, %d reader(s), writer %s",
+			 st->g->n, keytype_name(st->g->kt),
+			 w->scan ? "ordered scans from " : "",
+			 dist_name(w->dist), w->readers,
+			 rate_name(w->rate, rate, sizeof(rate)));
+}
+
+/*
+ * Wait for @s's deferred frees (rcu_barrier): a cell that wrote hard
+ * would otherwise leave them to the call_rcu thread during the next
+ * subject's cell.
+ */
+static void settle(const struct subject *s)
+{
+	if (!s->barrier)
+		return;
+	subj_enter(s);
+	s->barrier();
+	subj_leave(s);
+}
+
 static void run_workload(struct run_state *st, const struct wl *w)
 {
 	const struct opts *o = st->o;
 	size_t elig[NSUBJ], ne = 0, irw = SIZE_MAX, ilf = SIZE_MAX;
 	size_t isd = SIZE_MAX;
 	struct rec *raw, rows[NSUBJ];
-	char rate[32];
 
 	for (size_t j = 0; j < NSUBJ; j++)
 		if (eligible(o, j, w)) {
@@ -332,10 +403,7 @@ static void run_workload(struct run_state *st, const struct wl *w)
 		}
 	if (!ne)
 		return;
-	progress("N=%zu %s keys, %s%s, %d reader(s), writer %s", st->g->n,
-		 keytype_name(st->g->kt), w->scan ? "ordered scans from " : "",
-		 dist_name(w->dist), w->readers,
-		 rate_name(w->rate, rate, sizeof(rate)));
+	progress_wl(st, w);
 	raw = xcalloc(ne * (size_t)o->reps, sizeof(*raw));
 	for (int rep = 0; rep < o->reps; rep++) {
 		for (size_t k = 0; k < ne; k++) {
@@ -345,7 +413,7 @@ static void run_workload(struct run_state *st, const struct wl *w)
 
 			set_cell(&c, st, elig[e], w);
 			c.gen = ++st->gen;
-			base_rec(r, st, elig[e], w->scan ? "scan" : "read");
+			base_rec(r, st, elig[e], wl_kind(w));
 			r->dist = dist_name(w->dist);
 			r->readers = w->readers;
 			r->rate = w->rate;
@@ -354,6 +422,8 @@ static void run_workload(struct run_state *st, const struct wl *w)
 				any_failed = true;
 				fprintf(stderr, "VERIFY FAILED: %s\n", c.s->name);
 			}
+			if (w->mix)
+				settle(c.s);
 			cells_done++;
 		}
 	}
@@ -395,7 +465,7 @@ static void run_storm(struct run_state *st)
 {
 	struct rec rows[NSUBJ];
 	size_t nr = 0;
-	struct wl w = { DIST_UNIFORM, ncores, WRITER_MAX, false };
+	struct wl w = { DIST_UNIFORM, ncores, WRITER_MAX, false, false };
 
 	for (size_t j = 0; j < NSUBJ; j++) {
 		struct rec *r;
@@ -427,10 +497,7 @@ static void run_storm(struct run_state *st)
 			r->rss_delta_mb = ((double)peak_rss_bytes() - (double)rss0) /
 					  1048576.0;
 		}
-		subj_enter(c.s);
-		if (c.s->barrier)
-			c.s->barrier();
-		subj_leave(c.s);
+		settle(c.s);
 		report_raw(r);
 		r->rep = -1;
 		report_summary(r);
@@ -451,6 +518,23 @@ static void destroy_all(struct run_state *st)
 	heap_trim();
 }
 
+/*
+ * The op sequences of N = @n: look-ups by distribution (seeds seed and
+ * seed + 1) and the uniform mix (seed + 3; the scans use seed + 2).
+ */
+static void make_seqs(const struct opts *o, size_t n, struct opseq **seqs)
+{
+	for (int k = 0; k < NSEQ; k++) {
+		bool mix = k == SEQ_MIX;
+
+		opseq_free(seqs[k]);
+		seqs[k] = opseq_new(n, keyset_nmiss(n),
+				    mix ? DIST_UNIFORM : (enum dist)k, o->seqlen,
+				    mix ? MIX_WRITE_PCT : 0,
+				    o->seed + (uint64_t)(mix ? 3 : k));
+	}
+}
+
 static void run_group(const struct opts *o, const struct group *g,
 		      struct opseq **seq_cache, size_t *seq_n)
 {
@@ -461,16 +545,10 @@ static void run_group(const struct opts *o, const struct group *g,
 	progress("generating N=%zu %s keys and op sequences", g->n,
 		 keytype_name(g->kt));
 	if (*seq_n != g->n) {
-		for (int d = 0; d < 2; d++) {
-			opseq_free(seq_cache[d]);
-			seq_cache[d] = opseq_new(g->n, keyset_nmiss(g->n),
-						 (enum dist)d, o->seqlen,
-						 o->seed + (uint64_t)d);
-		}
+		make_seqs(o, g->n, seq_cache);
 		*seq_n = g->n;
 	}
-	st.seq[0] = seq_cache[0];
-	st.seq[1] = seq_cache[1];
+	memcpy(st.seq, seq_cache, sizeof(st.seq));
 	ks = keyset_new(g->kt, g->n, o->seed);
 	st.ks = ks;
 	if (has_scan(g))
@@ -495,17 +573,21 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: snapbench [--quick|--full] [options]\n"
 "  --quick          default: 1k and 100k keys, 1M for single-thread\n"
-"                   lookups, ordered scans of 1000 keys at 100k and 1M\n"
-"                   string keys; 3 repetitions of 0.15 s (about 2 minutes)\n"
+"                   lookups, 50/50 lookups/writes on ncores threads at\n"
+"                   1k and 100k string keys, ordered scans of 1000 keys\n"
+"                   at 100k and 1M string keys; 3 repetitions of 0.15 s\n"
+"                   (about 2 minutes)\n"
 "  --full           every N (1k, 100k, 1M), key type, distribution,\n"
-"                   1..ncores readers and writer rate, and ordered scans;\n"
-"                   5 x 1 s (hours on 2 cores: about 1.5 h)\n"
+"                   1..ncores readers and writer rate, the 50/50 mix on\n"
+"                   1..ncores threads, and ordered scans;\n"
+"                   5 x 1 s (hours on 2 cores: about 1.7 h)\n"
 "  --secs S         measured window per cell\n"
 "  --warm S         warm-up before each window\n"
 "  --reps R         repetitions (medians are reported)\n"
 "  --storm-secs S   write storm duration\n"
 "  --only LIST      comma-separated subjects (default: all)\n"
 "  --no-storm, --no-lost  skip the write storm / lost-update demo\n"
+"  --no-persist     skip save/load throughput (1M entries)\n"
 "  --seed N         key and op sequence seed\n"
 "  --csv FILE       raw results (default bench-results.csv)\n"
 "  --summary FILE   medians (default bench-summary.csv)\n"
@@ -515,7 +597,7 @@ static void usage(FILE *f)
 static void parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_SECS = 256, O_WARM, O_REPS, O_STORM, O_ONLY, O_NOSTORM,
-	       O_NOLOST, O_SEED, O_CSV, O_SUM, O_LIST, O_QUICK, O_FULL };
+	       O_NOLOST, O_NOPERSIST, O_SEED, O_CSV, O_SUM, O_LIST, O_QUICK, O_FULL };
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "full", no_argument, NULL, O_FULL },
@@ -526,6 +608,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "no-storm", no_argument, NULL, O_NOSTORM },
 		{ "no-lost", no_argument, NULL, O_NOLOST },
+		{ "no-persist", no_argument, NULL, O_NOPERSIST },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "summary", required_argument, NULL, O_SUM },
@@ -541,7 +624,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->seed = 20240601;
 	o->csv = "bench-results.csv";
 	o->summary = "bench-summary.csv";
-	o->storm = o->lost = true;
+	o->storm = o->lost = o->persist = true;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_QUICK: o->full = false; break;
@@ -553,6 +636,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_ONLY: only = optarg; break;
 		case O_NOSTORM: o->storm = false; break;
 		case O_NOLOST: o->lost = false; break;
+		case O_NOPERSIST: o->persist = false; break;
 		case O_SEED: o->seed = strtoull(optarg, NULL, 0); break;
 		case O_CSV: o->csv = optarg; break;
 		case O_SUM: o->summary = optarg; break;
@@ -642,7 +726,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct machine m;
 	struct group groups[MAX_GROUPS];
-	struct opseq *seq_cache[2] = { NULL, NULL };
+	struct opseq *seq_cache[NSEQ] = { NULL };
 	size_t ng, seq_n = 0;
 	struct lost_result lr;
 
@@ -663,8 +747,8 @@ int main(int argc, char **argv)
 	report_open(o.csv, o.summary, &m, o.full ? "full" : "quick", o.seed);
 	for (size_t gi = 0; gi < ng; gi++)
 		run_group(&o, &groups[gi], seq_cache, &seq_n);
-	opseq_free(seq_cache[0]);
-	opseq_free(seq_cache[1]);
+	for (int k = 0; k < NSEQ; k++)
+		opseq_free(seq_cache[k]);
 	if (o.lost) {
 		struct rec r;
 
@@ -687,6 +771,10 @@ int main(int argc, char **argv)
 		report_raw(&r);
 		r.rep = -1;
 		report_summary(&r);
+	}
+	if (o.persist) {
+		progress("save and load throughput");
+		run_persist(1000000, o.reps, o.seed);
 	}
 	report_close();
 	printf("\n%s; total %.0f s; load average at end %.2f\n"

@@ -6,7 +6,11 @@
  * Every row carries the machine, the liburcu version, the compiler and
  * its flags, so a CSV file stands on its own.  Scan rows (kind "scan")
  * count scans in reader_ops, ops_per_s and ns_per_op (ns per scan of
- * SCAN_LEN keys); ns_per_entry and x_walk are theirs alone.
+ * SCAN_LEN keys); ns_per_entry and x_walk are theirs alone.  Mix rows
+ * (kind "mix50", write_rate "none": no separate writer) count "readers"
+ * threads that each look up and overwrite: reader_ops, ops_per_s and
+ * ns_per_op count both kinds of op, p50_ns.. are the look-ups', writes
+ * and write_p50_ns.. the overwrites'.
  */
 #include "config.h"
 
@@ -252,6 +256,35 @@ static void print_scan(const struct rec *r)
 	printf("%% %4s\n", r->r.verified ? "yes" : "NO");
 }
 
+static void print_mix_title(const struct rec *r)
+{
+	printf("\n-- N=%zu %s keys | %s | %d thread%s | %d%% reads / %d%% "
+	       "writes\n", r->n, r->keytype, r->dist, r->readers,
+	       r->readers > 1 ? "s" : "", 100 - MIX_WRITE_PCT, MIX_WRITE_PCT);
+	printf("   (every thread: look-ups, 5%% misses, and overwrites of "
+	       "present keys, one\n   seeded sequence; Mops/s = all ops of "
+	       "all threads, ns/op = per thread;\n   rd/wr p50/p99 = one "
+	       "look-up / one put, one op in 64 timed)\n");
+	printf("%-13s %8s %8s %8s %7s %8s %8s %8s %8s %7s %4s\n", "subject",
+	       "Mops/s", "ns/op", "x_rwlock", "x_lfht", "rd p50ns", "rd p99ns",
+	       "wr p50ns", "wr p99ns", "spread", "ok");
+}
+
+static void print_mix(const struct rec *r)
+{
+	printf("%-13s", r->subject);
+	cell(r->r.ops_s / 1e6, 8, 2);
+	cell(r->r.ns_op, 8, 1);
+	cell(r->x_rwlock, 8, 2);
+	cell(r->x_lfht, 7, 2);
+	cell(r->r.p50, 8, 0);
+	cell(r->r.p99, 8, 0);
+	cell(r->r.wp50, 8, 0);
+	cell(r->r.wp99, 8, 0);
+	cell(r->spread * 100, 6, 0);
+	printf("%% %4s\n", r->r.verified ? "yes" : "NO");
+}
+
 static void print_build_title(const struct rec *r)
 {
 	printf("\n-- N=%zu %s keys | memory after build (mallinfo2 delta) "
@@ -310,6 +343,10 @@ void report_group(const struct rec *rows, size_t n, const struct rec *extra)
 		print_scan_title(&rows[0]);
 		for (size_t i = 0; i < n; i++)
 			print_scan(&rows[i]);
+	} else if (strcmp(rows[0].kind, "mix50") == 0) {
+		print_mix_title(&rows[0]);
+		for (size_t i = 0; i < n; i++)
+			print_mix(&rows[i]);
 	} else if (strcmp(rows[0].kind, "memory") == 0) {
 		print_build_title(&rows[0]);
 		for (size_t i = 0; i < n; i++)

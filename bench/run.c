@@ -14,6 +14,10 @@
  * SCAN_LEN keys from the starts of a scan sequence instead of look-ups,
  * adding the values' check words and the count read to their checksum,
  * and timing one scan in 8.
+ *
+ * A mix cell has no writer: each thread walks a mixed sequence, doing
+ * its look-ups as a reader does and its overwrites as the writer does,
+ * timing one op in 64 (into the read or the write samples).
  */
 #include "config.h"
 
@@ -69,13 +73,24 @@ static size_t lat_count(const struct lat *l)
 	return l->total < LAT_CAP ? (size_t)l->total : LAT_CAP;
 }
 
+/* Add the time since @t0, less the timer's own cost, to @l. */
+static void lat_since(struct lat *l, uint64_t t0, uint64_t timer_cost)
+{
+	uint64_t t1 = now_ns() - timer_cost;
+
+	lat_add(l, t1 > t0 ? t1 - t0 : 0);
+}
+
+enum { LAT_READ, LAT_WRITE };	/* a worker's two sample rings */
+
 struct worker {
 	alignas(64) struct shared *sh;
 	pthread_t tid;
 	size_t start;		/* reader: first index in the sequence */
-	uint64_t ops;		/* in the measured window */
+	uint64_t ops;		/* reads (a mix: reads and writes) in the window */
+	uint64_t writes;	/* writes in the window */
 	uint64_t acc, eacc;	/* checksum read, checksum expected */
-	struct lat lat;
+	struct lat lat[2];	/* LAT_READ (look-ups or scans), LAT_WRITE */
 };
 
 static int phase_of(struct shared *sh)
@@ -116,13 +131,42 @@ static int block_done(struct worker *w, int phase, uint64_t n, uint64_t *n0)
 	return p;
 }
 
+/*
+ * Look up key @idx, timed into @w's read samples when @timed.  Returns
+ * what the reader adds to its checksum: the value's check word, or
+ * MISS_CHECK.
+ */
+static inline uint32_t lookup(struct worker *w, const struct cell *c,
+			      uint32_t idx, bool timed)
+{
+	const struct keyset *ks = c->ks;
+	uint64_t v = 0, t0 = timed ? now_ns() : 0;
+	int f = c->s->find(c->map, ks_key(ks, idx), ks->klen, &v);
+
+	if (timed)
+		lat_since(&w->lat[LAT_READ], t0, w->sh->timer_cost);
+	return f ? (uint32_t)v : MISS_CHECK;
+}
+
+/*
+ * Overwrite present key @idx with generation @gen: the check word stays
+ * the key's, so every reader's checksum stays exact.
+ */
+static void overwrite(const struct cell *c, size_t idx, uint32_t gen)
+{
+	const struct keyset *ks = c->ks;
+	int r = c->s->put(c->map, ks_key(ks, idx), ks->klen,
+			  val_make(idx, gen));
+
+	if (r)
+		die("%s: put failed: %s", c->s->name, strerror(-r));
+}
+
 static void *reader_main(void *arg)
 {
 	struct worker *w = arg;
 	struct shared *sh = w->sh;
 	const struct cell *c = sh->c;
-	const struct subject *s = c->s;
-	const struct keyset *ks = c->ks;
 	const struct op *ops = c->seq->ops;
 	const size_t mask = c->seq->len - 1;
 	size_t i = w->start;
@@ -133,27 +177,66 @@ static void *reader_main(void *arg)
 	while (phase != PH_STOP) {
 		for (unsigned k = 0; k < QS_EVERY; k++, n++) {
 			const struct op *o = &ops[i++ & mask];
-			const void *key = ks_key(ks, o->idx);
-			uint64_t v = 0;
-			int f;
 
-			if ((n & SAMPLE_MASK) == 0 && phase == PH_MEASURE) {
-				uint64_t t0 = now_ns(), t1;
-
-				f = s->find(c->map, key, ks->klen, &v);
-				t1 = now_ns() - sh->timer_cost;
-				lat_add(&w->lat, t1 > t0 ? t1 - t0 : 0);
-			} else {
-				f = s->find(c->map, key, ks->klen, &v);
-			}
-			acc += f ? (uint32_t)v : MISS_CHECK;
+			acc += lookup(w, c, o->idx, (n & SAMPLE_MASK) == 0 &&
+						    phase == PH_MEASURE);
 			eacc += o->expect;
 		}
 		phase = block_done(w, phase, n, &n0);
 	}
 	w->acc = acc;
 	w->eacc = eacc;
-	subj_leave(s);
+	subj_leave(c->s);
+	return NULL;
+}
+
+/*
+ * A mixed thread: the look-ups of a mixed sequence, verified as a
+ * reader's, and its overwrites, each with a new generation as the
+ * writer's, from the same blocks and window accounting as a reader.  A
+ * block also ends at the first write that sees the phase change: one
+ * write can take milliseconds (cow copies the whole table), and
+ * QS_EVERY ops of them would run far past the window.
+ */
+static void *mixer_main(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	const struct cell *c = sh->c;
+	const struct op *ops = c->seq->ops;
+	const size_t mask = c->seq->len - 1;
+	size_t i = w->start;
+	uint64_t acc = 0, eacc = 0, n = 0, n0 = 0, writes = 0;
+	uint32_t gen = c->gen;
+	int phase = PH_WARM;
+
+	worker_start(sh);
+	while (phase != PH_STOP) {
+		for (unsigned k = 0; k < QS_EVERY; k++) {
+			const struct op *o = &ops[i++ & mask];
+			bool timed = (n++ & SAMPLE_MASK) == 0 &&
+				     phase == PH_MEASURE;
+			uint64_t t0;
+
+			if (!(o->idx & OP_WRITE)) {
+				acc += lookup(w, c, o->idx, timed);
+				eacc += o->expect;
+				continue;
+			}
+			t0 = timed ? now_ns() : 0;
+			overwrite(c, o->idx & ~OP_WRITE, gen++);
+			if (timed)
+				lat_since(&w->lat[LAT_WRITE], t0, sh->timer_cost);
+			writes += phase == PH_MEASURE;	/* as block_done counts ops */
+			if (phase_of(sh) != phase)
+				break;
+		}
+		phase = block_done(w, phase, n, &n0);
+	}
+	w->writes = writes;
+	w->acc = acc;
+	w->eacc = eacc;
+	subj_leave(c->s);
 	return NULL;
 }
 
@@ -178,11 +261,10 @@ static void *scanner_main(void *arg)
 			size_t got;
 
 			if ((n & SCAN_SAMPLE_MASK) == 0 && phase == PH_MEASURE) {
-				uint64_t t0 = now_ns(), t1;
+				uint64_t t0 = now_ns();
 
 				got = s->scan(c->map, key, ks->klen, SCAN_LEN, &acc);
-				t1 = now_ns() - sh->timer_cost;
-				lat_add(&w->lat, t1 > t0 ? t1 - t0 : 0);
+				lat_since(&w->lat[LAT_READ], t0, sh->timer_cost);
 			} else {
 				got = s->scan(c->map, key, ks->klen, SCAN_LEN, &acc);
 			}
@@ -215,15 +297,12 @@ static void *writer_main(void *arg)
 	while ((phase = phase_of(sh)) != PH_STOP) {
 		size_t idx = rng_next(&rng) % ks->n;
 		uint64_t t0 = now_ns(), t1;
-		int r = s->put(c->map, ks_key(ks, idx), ks->klen,
-			       val_make(idx, gen++));
 
+		overwrite(c, idx, gen++);
 		t1 = now_ns();
-		if (r)
-			die("%s: put failed: %s", s->name, strerror(-r));
 		if (phase == PH_MEASURE) {
-			w->ops++;
-			lat_add(&w->lat, t1 - t0);
+			w->writes++;
+			lat_add(&w->lat[LAT_WRITE], t1 - t0);
 		}
 		if (s->quiescent)
 			s->quiescent();
@@ -244,15 +323,15 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Percentiles of every thread's samples, merged. */
-static void merge_pct(struct worker *w, int n, double *p50, double *p99,
-		      double *p999)
+/* Percentiles of every thread's samples of ring @ring, merged. */
+static void merge_pct(struct worker *w, int n, int ring, double *p50,
+		      double *p99, double *p999)
 {
 	size_t total = 0, k = 0;
 	uint32_t *all;
 
 	for (int i = 0; i < n; i++)
-		total += lat_count(&w[i].lat);
+		total += lat_count(&w[i].lat[ring]);
 	if (!total) {
 		*p50 = *p99 = NAN;
 		if (p999)
@@ -261,8 +340,10 @@ static void merge_pct(struct worker *w, int n, double *p50, double *p99,
 	}
 	all = xmalloc(total * sizeof(*all));
 	for (int i = 0; i < n; i++) {
-		memcpy(all + k, w[i].lat.v, lat_count(&w[i].lat) * sizeof(*all));
-		k += lat_count(&w[i].lat);
+		const struct lat *l = &w[i].lat[ring];
+
+		memcpy(all + k, l->v, lat_count(l) * sizeof(*all));
+		k += lat_count(l);
 	}
 	*p50 = pct_u32(all, total, 50);
 	*p99 = pct_u32(all, total, 99);
@@ -271,12 +352,33 @@ static void merge_pct(struct worker *w, int n, double *p50, double *p99,
 	free(all);
 }
 
+typedef void *thread_fn(void *);
+
+/* What thread @i of cell @c runs: threads 0..readers-1, then a writer. */
+static thread_fn *thread_main(const struct cell *c, int i)
+{
+	if (i >= c->readers)
+		return writer_main;
+	if (c->scans)
+		return scanner_main;
+	return c->mix ? mixer_main : reader_main;
+}
+
+/* The write figures of a cell that writes (a writer, or mixed threads). */
+static void write_figures(struct worker *w, int nw, double secs,
+			  struct cell_result *res)
+{
+	for (int i = 0; i < nw; i++)
+		res->writes += w[i].writes;
+	res->writes_s = (double)res->writes / secs;
+	merge_pct(w, nw, LAT_WRITE, &res->wp50, &res->wp99, NULL);
+}
+
 int run_cell(const struct cell *c, struct cell_result *res)
 {
 	struct shared sh = { .c = c, .phase = PH_WARM };
 	int nw = c->readers + (c->rate != WRITER_NONE);
 	size_t seqlen = c->scans ? c->scans->len : c->seq->len;
-	void *(*reader)(void *) = c->scans ? scanner_main : reader_main;
 	struct worker *w;
 	uint64_t t0, t1;
 	double secs;
@@ -289,9 +391,9 @@ int run_cell(const struct cell *c, struct cell_result *res)
 	for (int i = 0; i < nw; i++) {
 		w[i].sh = &sh;
 		w[i].start = seqlen / (size_t)c->readers * (size_t)i;
-		w[i].lat.v = xmalloc(LAT_CAP * sizeof(uint32_t));
-		if (pthread_create(&w[i].tid, NULL,
-				   i < c->readers ? reader : writer_main, &w[i]))
+		w[i].lat[LAT_READ].v = xmalloc(LAT_CAP * sizeof(uint32_t));
+		w[i].lat[LAT_WRITE].v = xmalloc(LAT_CAP * sizeof(uint32_t));
+		if (pthread_create(&w[i].tid, NULL, thread_main(c, i), &w[i]))
 			die("pthread_create failed");
 	}
 	pthread_barrier_wait(&sh.start);
@@ -317,18 +419,15 @@ int run_cell(const struct cell *c, struct cell_result *res)
 	res->ops_s = (double)res->ops / secs;
 	res->ns_op = res->ops ? secs * 1e9 * c->readers / (double)res->ops : NAN;
 	res->ns_entry = c->scans ? res->ns_op / SCAN_LEN : NAN;
-	merge_pct(w, c->readers, &res->p50, &res->p99, &res->p999);
+	merge_pct(w, c->readers, LAT_READ, &res->p50, &res->p99, &res->p999);
 	res->wp50 = res->wp99 = NAN;
 	res->writes_s = NAN;
-	if (c->rate != WRITER_NONE) {
-		struct worker *wr = &w[c->readers];
-
-		res->writes = wr->ops;
-		res->writes_s = (double)wr->ops / secs;
-		merge_pct(wr, 1, &res->wp50, &res->wp99, NULL);
+	if (c->rate != WRITER_NONE || c->mix)
+		write_figures(w, nw, secs, res);
+	for (int i = 0; i < nw; i++) {
+		free(w[i].lat[LAT_READ].v);
+		free(w[i].lat[LAT_WRITE].v);
 	}
-	for (int i = 0; i < nw; i++)
-		free(w[i].lat.v);
 	free(w);
 	return res->verified ? 0 : -EIO;
 }

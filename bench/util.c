@@ -243,14 +243,20 @@ static size_t zipf_next(const struct zipf *z, uint64_t *rng)
 	return r < z->n ? r : z->n - 1;
 }
 
+/*
+ * With @write_pct 0 no draw decides "write?": the look-up sequences stay
+ * what they were before mixed sequences existed.
+ */
 struct opseq *opseq_new(size_t n, size_t nmiss, enum dist d, size_t len,
-			uint64_t seed)
+			unsigned write_pct, uint64_t seed)
 {
 	struct opseq *q = xcalloc(1, sizeof(*q));
 	uint32_t *hot = NULL;
-	struct zipf z;
+	struct zipf z = { 0 };	/* zeroed to quiet gcc: only Zipf uses it */
 	uint64_t rng = seed;
 
+	if (n + nmiss > OP_WRITE)
+		die("too many keys for an op sequence");
 	q->len = len;
 	q->ops = xmalloc(len * sizeof(*q->ops));
 	if (d == DIST_ZIPF) {
@@ -259,8 +265,9 @@ struct opseq *opseq_new(size_t n, size_t nmiss, enum dist d, size_t len,
 	}
 	for (size_t i = 0; i < len; i++) {
 		struct op *o = &q->ops[i];
+		bool write = write_pct && rng_next(&rng) % 100 < write_pct;
 
-		if (rng_next(&rng) % 100 < 5) {		/* 5% misses */
+		if (!write && rng_next(&rng) % 100 < 5) {	/* 5% misses */
 			o->idx = (uint32_t)(n + rng_next(&rng) % nmiss);
 			o->expect = MISS_CHECK;
 			continue;
@@ -269,7 +276,9 @@ struct opseq *opseq_new(size_t n, size_t nmiss, enum dist d, size_t len,
 			o->idx = hot[zipf_next(&z, &rng)];
 		else
 			o->idx = (uint32_t)(rng_next(&rng) % n);
-		o->expect = val_check(o->idx);
+		o->expect = write ? 0 : val_check(o->idx);
+		if (write)
+			o->idx |= OP_WRITE;
 	}
 	free(hot);
 	return q;
