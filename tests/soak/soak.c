@@ -74,7 +74,7 @@ static void fail(enum check c, const char *what, long a, long b)
 			what, a, b);
 }
 
-#define EXPECT(c, cond, a, b) \
+#define soak_assert(c, cond, a, b) \
 	do { if (!(cond)) fail((c), #cond, (long)(a), (long)(b)); } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -112,7 +112,7 @@ static void transfer(unsigned a, unsigned b, int64_t amount, bool by_cas,
 		version = snapmap_version(snap);
 		rc = snapmap_find(snap, ka, la, &pa, NULL) |
 		     snapmap_find(snap, kb, lb, &pb, NULL);
-		EXPECT(API, rc == 0, rc, 0);
+		soak_assert(API, rc == 0, rc, 0);
 		va = read_i64(pa);
 		vb = read_i64(pb);
 		rcu_read_unlock();
@@ -132,7 +132,7 @@ static void transfer(unsigned a, unsigned b, int64_t amount, bool by_cas,
 		rc = snapmap_batch_commit(batch, NULL, NULL);
 		if (rc == 0)
 			return;
-		EXPECT(API, rc == (by_cas ? -EAGAIN : -ESTALE), rc, 0);
+		soak_assert(API, rc == (by_cas ? -EAGAIN : -ESTALE), rc, 0);
 		snapmap_batch_abort(batch);
 		if (atomic_load(&stop))
 			return;
@@ -175,7 +175,7 @@ static void *counter_thread(void *arg)
 
 		sprintf(key, "ctr:%u", c);
 		rc = snapmap_add_i64(bank, key, strlen(key), 1, NULL);
-		EXPECT(API, rc == 0, rc, c);
+		soak_assert(API, rc == 0, rc, c);
 		if (rc == 0)
 			mine[c]++;
 		atomic_fetch_add(&ops, 1);
@@ -207,7 +207,7 @@ static void *bank_reader(void *arg)
 				total += read_i64(val);
 		}
 		rcu_read_unlock();
-		EXPECT(BANK_TOTAL, total == NACCOUNTS * INITIAL_BALANCE, total,
+		soak_assert(BANK_TOTAL, total == NACCOUNTS * INITIAL_BALANCE, total,
 		       NACCOUNTS * INITIAL_BALANCE);
 		atomic_fetch_add(&ops, 1);
 	}
@@ -258,19 +258,19 @@ static void *churn_writer(void *arg)
 			if (rand_r(&seed) % 3 == 0) {
 				rc = n > 1 ? snapmap_batch_delete(batch, key, len)
 					   : snapmap_delete(churn, key, len);
-				EXPECT(API, rc == 0 || rc == -ENOENT, rc, id);
+				soak_assert(API, rc == 0 || rc == -ENOENT, rc, id);
 			} else {
 				rc = n > 1 ? snapmap_batch_put(batch, key, len,
 							       &v, sizeof(v))
 					   : snapmap_put(churn, key, len, &v,
 							 sizeof(v));
-				EXPECT(API, rc == 0, rc, id);
+				soak_assert(API, rc == 0, rc, id);
 			}
 		}
 		if (n > 1) {
 			int rc = snapmap_batch_commit(batch, NULL, NULL);
 
-			EXPECT(API, rc == 0, rc, n);
+			soak_assert(API, rc == 0, rc, n);
 		}
 		atomic_fetch_add(&ops, n);
 	}
@@ -297,21 +297,21 @@ static uint64_t check_snapshot(const struct snapmap_snapshot *snap)
 			size_t m = prev.klen < kv.klen ? prev.klen : kv.klen;
 			int c = memcmp(prev.key, kv.key, m);
 
-			EXPECT(SORTED, c < 0 || (c == 0 && prev.klen < kv.klen),
+			soak_assert(SORTED, c < 0 || (c == 0 && prev.klen < kv.klen),
 			       n, c);
 		}
 		prev = kv;
-		EXPECT(VALUES, kv.vlen == sizeof(v), kv.vlen, sizeof(v));
+		soak_assert(VALUES, kv.vlen == sizeof(v), kv.vlen, sizeof(v));
 		if (kv.vlen != sizeof(v))
 			continue;
 		memcpy(&v, kv.val, sizeof(v));
-		EXPECT(VALUES, v.check == value_check(&v), v.key_id, v.seq);
-		EXPECT(VALUES, churn_key(key, v.key_id) == kv.klen &&
+		soak_assert(VALUES, v.check == value_check(&v), v.key_id, v.seq);
+		soak_assert(VALUES, churn_key(key, v.key_id) == kv.klen &&
 			       memcmp(key, kv.key, kv.klen) == 0, v.key_id, n);
 		sum = sum * 31 + v.check;
 	}
-	EXPECT(API, rc == -ENOENT, rc, n);
-	EXPECT(SORTED, n == snapmap_count(snap), n, snapmap_count(snap));
+	soak_assert(API, rc == -ENOENT, rc, n);
+	soak_assert(SORTED, n == snapmap_count(snap), n, snapmap_count(snap));
 	return sum;
 }
 
@@ -330,7 +330,7 @@ static void *churn_reader(void *arg)
 		version = snapmap_version(snap);
 		check_snapshot(snap);
 		rcu_read_unlock();
-		EXPECT(VERSIONS, version >= last, version, last);
+		soak_assert(VERSIONS, version >= last, version, last);
 		last = version;
 		atomic_fetch_add(&versions_seen, 1);
 	}
@@ -398,7 +398,7 @@ static void *pin_checker(void *arg)
 		if (!snap)
 			break;
 		usleep(1000);	/* let writers publish past it */
-		EXPECT(PINS, check_snapshot(snap) == sum, 0, 0);
+		soak_assert(PINS, check_snapshot(snap) == sum, 0, 0);
 		snapmap_unpin(snap);
 	}
 	rcu_unregister_thread();
@@ -424,17 +424,17 @@ static void *saver(void *arg)
 
 		rc = text ? snapmap_save_text(snap, path, &err)
 			  : snapmap_save(snap, path, &err);
-		EXPECT(API, rc == 0, rc, text);
+		soak_assert(API, rc == 0, rc, text);
 		if (rc == 0) {
 			rc = text ? snapmap_load_text(loaded, path, NULL, &err)
 				  : snapmap_load(loaded, path, NULL, &err);
-			EXPECT(API, rc == 0, rc, text);
+			soak_assert(API, rc == 0, rc, text);
 		}
 		if (rc == 0) {
 			back = snapmap_pin(loaded);
-			EXPECT(FILES, snapmap_count(back) == snapmap_count(snap),
+			soak_assert(FILES, snapmap_count(back) == snapmap_count(snap),
 			       snapmap_count(back), snapmap_count(snap));
-			EXPECT(FILES, check_snapshot(back) == check_snapshot(snap),
+			soak_assert(FILES, check_snapshot(back) == check_snapshot(snap),
 			       round, text);
 			snapmap_unpin(back);
 		}
@@ -465,7 +465,7 @@ static void setup(void)
 	for (unsigned i = 0; i < NACCOUNTS; i++) {
 		char key[16];
 
-		EXPECT(API, snapmap_put(bank, key, account_key(key, i),
+		soak_assert(API, snapmap_put(bank, key, account_key(key, i),
 					&balance, 8) == 0, i, 0);
 	}
 }
@@ -480,7 +480,7 @@ static void check_counters(void)
 		sprintf(key, "ctr:%d", c);
 		if (snapmap_get(bank, key, strlen(key), &v, sizeof(v), &len))
 			v = 0;
-		EXPECT(COUNTERS, v == counter_adds[c], v, counter_adds[c]);
+		soak_assert(COUNTERS, v == counter_adds[c], v, counter_adds[c]);
 	}
 }
 
@@ -540,9 +540,9 @@ int main(int argc, char **argv)
 	       snapmap_version(snapmap_snapshot(churn)),
 	       snapmap_count(snapmap_snapshot(churn)));
 	rcu_read_unlock();
-	EXPECT(API, snapmap_destroy(bank) == 0, 0, 0);
-	EXPECT(API, snapmap_destroy(churn) == 0, 0, 0);
-	EXPECT(API, snapmap_destroy(loaded) == 0, 0, 0);
+	soak_assert(API, snapmap_destroy(bank) == 0, 0, 0);
+	soak_assert(API, snapmap_destroy(churn) == 0, 0, 0);
+	soak_assert(API, snapmap_destroy(loaded) == 0, 0, 0);
 	rmdir(save_dir);
 	rcu_unregister_thread();
 
