@@ -51,6 +51,7 @@ tests_persist_persist_SOURCES = \
 	tests/persist/test_checksum.c \
 	tests/persist/test_binary.c \
 	tests/persist/test_text.c \
+	tests/persist/test_roundtrip.c \
 	tests/persist/test_defects.c \
 	tests/persist/test_crash.c \
 	tests/persist/test_watch.c \

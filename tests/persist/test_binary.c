@@ -14,55 +14,9 @@
 TestSuite(binary, .init = pt_setup, .fini = pt_teardown,
 	  .timeout = PT_TIMEOUT);
 
-/*
- * Saves @src, loads the file into a map that holds something else, and
- * checks that the loaded map equals @src and moved by exactly one
- * version.
- */
 static void round_trip(struct snapmap *src, const struct snapmap_config *cfg)
 {
-	struct snapmap *dst = pt_map_new(cfg);
-	struct snapmap_error err;
-	uint64_t before, version = 0;
-	int rc;
-
-	pt_put_str(dst, "stale", "entry");
-	before = pt_version(dst);
-	pt_save(src, pt_path("rt.snap"));
-	rc = snapmap_load(dst, pt_path("rt.snap"), &version, &err);
-	cr_assert_eq(rc, 0, "load: %d %s", rc, err.message);
-	cr_assert_eq(err.code, 0);
-	cr_assert_str_empty(err.message);
-	cr_assert_eq(version, before + 1, "one publish");
-	cr_assert_eq(pt_version(dst), before + 1);
-	pt_assert_same(src, dst);
-	pt_map_destroy(dst);
-}
-
-Test(binary, empty_map)
-{
-	struct snapmap *src = pt_map_new(NULL);
-
-	round_trip(src, NULL);
-	pt_map_destroy(src);
-}
-
-Test(binary, one_entry)
-{
-	struct snapmap *src = pt_map_new(NULL);
-
-	pt_put_str(src, "only", "one");
-	round_trip(src, NULL);
-	pt_map_destroy(src);
-}
-
-Test(binary, hundred_thousand_entries)
-{
-	struct snapmap *src = pt_map_new(NULL);
-
-	pt_fill(src, 100000, 1);
-	round_trip(src, NULL);
-	pt_map_destroy(src);
+	pt_round_trip(src, cfg, false);
 }
 
 /* Keys and values made of every byte value: NUL, TAB, newline, 0xff. */

@@ -11,48 +11,9 @@
 
 TestSuite(text, .init = pt_setup, .fini = pt_teardown, .timeout = PT_TIMEOUT);
 
-/* Save as text, load into a map holding something else, compare. */
 static void round_trip(struct snapmap *src, const struct snapmap_config *cfg)
 {
-	struct snapmap *dst = pt_map_new(cfg);
-	struct snapmap_error err;
-	uint64_t before, version = 0;
-	int rc;
-
-	pt_put_str(dst, "stale", "entry");
-	before = pt_version(dst);
-	pt_save_text(src, pt_path("rt.txt"));
-	rc = snapmap_load_text(dst, pt_path("rt.txt"), &version, &err);
-	cr_assert_eq(rc, 0, "load: %d %s", rc, err.message);
-	cr_assert_eq(version, before + 1);
-	pt_assert_same(src, dst);
-	pt_map_destroy(dst);
-}
-
-Test(text, empty_map)
-{
-	struct snapmap *src = pt_map_new(NULL);
-
-	round_trip(src, NULL);
-	pt_map_destroy(src);
-}
-
-Test(text, one_entry)
-{
-	struct snapmap *src = pt_map_new(NULL);
-
-	pt_put_str(src, "only", "one");
-	round_trip(src, NULL);
-	pt_map_destroy(src);
-}
-
-Test(text, hundred_thousand_entries)
-{
-	struct snapmap *src = pt_map_new(NULL);
-
-	pt_fill(src, 100000, 1);
-	round_trip(src, NULL);
-	pt_map_destroy(src);
+	pt_round_trip(src, cfg, true);
 }
 
 Test(text, every_byte_value)

@@ -228,6 +228,29 @@ void pt_save_text(struct snapmap *map, const char *path)
 	save(map, path, true);
 }
 
+void pt_round_trip(struct snapmap *src, const struct snapmap_config *cfg,
+		   bool text)
+{
+	const char *path = pt_path(text ? "rt.txt" : "rt.snap");
+	struct snapmap *dst = pt_map_new(cfg);
+	struct snapmap_error err;
+	uint64_t before, version = 0;
+	int rc;
+
+	pt_put_str(dst, "stale", "entry");
+	before = pt_version(dst);
+	save(src, path, text);
+	rc = text ? snapmap_load_text(dst, path, &version, &err)
+		  : snapmap_load(dst, path, &version, &err);
+	cr_assert_eq(rc, 0, "load: %d %s", rc, err.message);
+	cr_assert_eq(err.code, 0);
+	cr_assert_str_empty(err.message);
+	cr_assert_eq(version, before + 1, "one publish");
+	cr_assert_eq(pt_version(dst), before + 1);
+	pt_assert_same(src, dst);
+	pt_map_destroy(dst);
+}
+
 /* ------------------------------------------------------------------ */
 /* Forging                                                             */
 /* ------------------------------------------------------------------ */

@@ -88,6 +88,14 @@ void pt_assert_str(struct snapmap *map, const char *key, const char *val);
 void pt_save(struct snapmap *map, const char *path);
 void pt_save_text(struct snapmap *map, const char *path);
 
+/*
+ * Saves @src (as text when @text), loads the file into a map of config
+ * @cfg that holds something else, and asserts that the loaded map equals
+ * @src and moved by exactly one version, with no error reported.
+ */
+void pt_round_trip(struct snapmap *src, const struct snapmap_config *cfg,
+		   bool text);
+
 /* ------------------------------------------------------------------ */
 /* Forging binary files                                                */
 /* ------------------------------------------------------------------ */
