@@ -32,9 +32,7 @@ bench_snapbench_SOURCES = \
 	bench/subj_snapmap_qsbr.c \
 	bench/subj_snapmap_nolimit.c \
 	bench/subj_snapmap_norcu.c \
-	bench/subj_rwlock.c \
-	bench/subj_rwlock64.c \
-	bench/subj_mutex.c \
+	bench/subj_locked.c \
 	bench/subj_lfht.c \
 	bench/subj_cow.c \
 	bench/subj_sorted.c \

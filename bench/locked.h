@@ -2,8 +2,8 @@
  * locked.h - a uthash table behind a lock: one pthread_rwlock, one
  * pthread_mutex, or 1..64 shards each with its own rwlock (the shard is
  * chosen by hash64() of the key).  Locks use default attributes (glibc's
- * rwlock default prefers readers).  The adapters are subj_rwlock.c,
- * subj_rwlock64.c and subj_mutex.c.
+ * rwlock default prefers readers).  The subjects using it are in
+ * subj_locked.c.
  */
 #ifndef BENCH_LOCKED_H
 #define BENCH_LOCKED_H
