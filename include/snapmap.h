@@ -181,7 +181,10 @@ struct snapmap_config {
 
 /*
  * struct snapmap_kv - one entry as seen by a reader.  The pointers point
- * into the snapshot; @val is aligned to alignof(max_align_t).
+ * into the snapshot.  @val is aligned for any object of @vlen bytes: to
+ * the largest power of two that divides @vlen, or to alignof(max_align_t)
+ * if that is smaller (so a stored struct, integer, double or pointer can
+ * be read in place; a 7-byte string may sit at any address).
  */
 struct snapmap_kv {
 	const void *key;

@@ -56,7 +56,7 @@ int sm_op_init(struct sm_op *op, const struct snapmap *map,
 		 * its own (non-NULL) buffer. */
 		op->expected = sm_alloc(elen + 1);
 		if (!op->expected) {
-			sm_entry_discard(op->entry);
+			sm_entry_free(op->entry);
 			op->entry = NULL;
 			return -ENOMEM;
 		}
@@ -69,10 +69,12 @@ int sm_op_init(struct sm_op *op, const struct snapmap *map,
 
 void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed)
 {
-	if (committed && sm_op_has_value(op))
-		sm_entry_put(map, op->entry);
-	else
-		sm_entry_discard(op->entry);
+	/* A committed value no snapshot stored (a later op of its batch
+	 * replaced it) was still the map's: it is destroyed now.  A stored
+	 * one lives on as the snapshot's copy. */
+	if (committed && sm_op_has_value(op) && !op->stored)
+		sm_value_destroy(map, op->entry);
+	sm_entry_free(op->entry);
 	sm_free(op->expected);
 	op->entry = NULL;
 	op->expected = NULL;
@@ -146,6 +148,8 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 	changes = nops == 1 ? &one : sm_alloc(nops * sizeof(*changes));
 	if (!changes)
 		return -ENOMEM;
+	for (size_t i = 0; i < nops; i++)	/* a retried commit */
+		ops[i].stored = false;
 	/* Bulk loads usually stage in key order: check before sorting. */
 	for (size_t i = 1; i < nops; i++) {
 		if (op_order(&ops[i - 1], &ops[i], map) > 0) {
@@ -157,6 +161,7 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 	for (size_t i = 0; i < nops;) {
 		const struct sm_entry *key = ops[i].entry;
 		const struct sm_entry *before, *state;
+		struct sm_op *setter;
 		size_t end = i + 1;
 
 		while (end < nops &&
@@ -167,9 +172,12 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 
 		before = state = sm_layout_find(cur, sm_entry_key(key),
 						key->klen);
+		setter = NULL;
 		for (; i < end; i++) {
 			int rc = op_apply(&ops[i], &state);
 
+			if (!rc)
+				setter = state ? &ops[i] : NULL;
 			if (rc && ops[i].seq < *failed) {
 				*failed = ops[i].seq;
 				*conflict = state;
@@ -180,11 +188,14 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 				break;
 			}
 		}
-		if (!err && state != before)
-			changes[nchanges++] = (struct sm_change){
-				.key = sm_entry_key(key), .klen = key->klen,
-				.entry = (struct sm_entry *)state,
-			};
+		if (err || state == before)
+			continue;
+		if (setter)	/* counts only if the commit succeeds */
+			setter->stored = true;
+		changes[nchanges++] = (struct sm_change){
+			.key = sm_entry_key(key), .klen = key->klen,
+			.entry = (struct sm_entry *)state,
+		};
 	}
 
 	if (!err)

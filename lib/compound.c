@@ -51,8 +51,7 @@ struct snapmap_update {
 
 static void update_drop_value(struct snapmap_update *u)
 {
-	if (u->entry)
-		sm_entry_discard(u->entry);
+	sm_entry_free(u->entry);
 	u->entry = NULL;
 }
 
@@ -121,10 +120,8 @@ int snapmap_update(struct snapmap *map, const void *key, size_t klen,
 	}
 	sm_writer_unlock(map);
 
-	if (u.entry && rc == 0)
-		sm_entry_put(map, u.entry);	/* now owned by the snapshot */
-	else
-		update_drop_value(&u);
+	/* On success the snapshot holds its own copy of the value. */
+	update_drop_value(&u);
 	sm_count_failure(map, rc);
 	return rc;
 }

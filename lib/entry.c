@@ -1,12 +1,9 @@
 /*
- * entry.c - immutable key/value entries.
+ * entry.c - key and value checks, staged entries, value destructors.
  *
- * An entry is built once by a writer and never modified afterwards, so
- * consecutive snapshots share it instead of copying it.  It has at most
- * two references: the creation reference of the op that built it, and
- * one shared by every snapshot version that holds it (taken by the
- * publish that first stores it, dropped by reclaim.c when no live
- * snapshot holds it any more).  Shared entries cost a write nothing.
+ * A write copies its key and value into a staged entry before it takes
+ * the writer mutex; the publish copies the entry into the arena of the
+ * chunk that holds it (layout.c), and the write frees the staged one.
  */
 #include "internal.h"
 
@@ -42,14 +39,22 @@ int sm_check_value(const struct snapmap *map, const void *val, size_t vlen)
 	return check_bytes(val, vlen, map->max_value_len);
 }
 
+/*
+ * A staged entry sits 8 bytes into its allocation, so that its value,
+ * right after the 8-byte header, is aligned to max_align_t.
+ */
+#define STAGE_OFFSET	(alignof(max_align_t) - sizeof(struct sm_entry))
+
 struct sm_entry *sm_entry_new(const void *key, size_t klen,
 			      const void *val, size_t vlen)
 {
-	struct sm_entry *e = sm_alloc(sizeof(*e) + vlen + klen);
+	unsigned char *mem = sm_alloc(STAGE_OFFSET + sizeof(struct sm_entry) +
+				      vlen + klen);
+	struct sm_entry *e;
 
-	if (!e)
+	if (!mem)
 		return NULL;
-	urcu_ref_init(&e->ref);
+	e = (struct sm_entry *)(mem + STAGE_OFFSET);
 	e->klen = (uint32_t)klen;
 	e->vlen = (uint32_t)vlen;
 	if (vlen)
@@ -59,47 +64,17 @@ struct sm_entry *sm_entry_new(const void *key, size_t klen,
 	return e;
 }
 
-void sm_entry_get(struct sm_entry *e)
+void sm_entry_free(struct sm_entry *e)
 {
-	urcu_ref_get(&e->ref);
+	if (e)
+		sm_free((unsigned char *)e - STAGE_OFFSET);
 }
 
-/*
- * The reference count is updated with liburcu's uatomic, which
- * ThreadSanitizer cannot see (inline asm).  In TSan builds, tell it about
- * the ordering uatomic_sub_return gives (a full barrier): every put
- * releases, and the thread dropping the last reference acquires before
- * it frees.
- */
-static bool entry_put_last(struct sm_entry *e)
+void sm_value_destroy(struct snapmap *map, const struct sm_entry *e)
 {
-	long left;
-
-#ifdef SM_TSAN
-	__tsan_release(&e->ref);
-#endif
-	left = uatomic_sub_return(&e->ref.refcount, 1);
-#ifdef SM_TSAN
-	if (left == 0)
-		__tsan_acquire(&e->ref);
-#endif
-	return left == 0;
-}
-
-void sm_entry_put(struct snapmap *map, struct sm_entry *e)
-{
-	if (!entry_put_last(e))
+	if (!map->value_destroy)
 		return;
-	if (map->value_destroy) {
-		sm_destructor_enter();
-		map->value_destroy(e->data, e->vlen, map->destroy_ctx);
-		sm_destructor_leave();
-	}
-	sm_free(e);
-}
-
-void sm_entry_discard(struct sm_entry *e)
-{
-	if (entry_put_last(e))
-		sm_free(e);
+	sm_destructor_enter();
+	map->value_destroy((void *)sm_entry_val(e), e->vlen, map->destroy_ctx);
+	sm_destructor_leave();
 }

@@ -326,14 +326,9 @@ int sm_publish_loaded(struct snapmap *map, size_t n, sm_next_fn next,
 	sm_count_failure(map, rc);
 
 release:
-	/* On success the new snapshot holds its own references and the
-	 * map owns the values; ours are creation references either way. */
-	for (size_t i = 0; i < built; i++) {
-		if (rc)
-			sm_entry_discard(entries[i]);
-		else
-			sm_entry_put(map, entries[i]);
-	}
+	/* On success the new snapshot holds its own copies. */
+	for (size_t i = 0; i < built; i++)
+		sm_entry_free(entries[i]);
 	sm_free(entries);
 	return rc;
 }

@@ -82,17 +82,18 @@ long sm_alloc_live(void);
 /* ------------------------------------------------------------------ */
 
 /*
- * An entry is immutable once built and shared by every snapshot that
- * holds it; @ref is at most two: the creation reference of the op that
- * built it, and one for all the snapshot versions holding it (entry.c).
- * The value comes first so that it is aligned to max_align_t; the key
- * follows it.
+ * An entry: a key and its value, in one of two places.  A write stages
+ * its entries on their own (sm_entry_new); a snapshot stores them as
+ * records in the arena of the chunk that holds them (layout.c), and a
+ * write that rebuilds a chunk copies its records.  Both have this
+ * header, the value after it and the key after the value.  The value is
+ * aligned for any object of its size: to the largest power of two that
+ * divides @vlen, at most alignof(max_align_t) (sm_value_align).
  */
 struct sm_entry {
-	struct urcu_ref ref;
 	uint32_t klen;
 	uint32_t vlen;
-	alignas(max_align_t) unsigned char data[];
+	unsigned char data[];
 };
 
 static inline const void *sm_entry_key(const struct sm_entry *e)
@@ -105,28 +106,33 @@ static inline const void *sm_entry_val(const struct sm_entry *e)
 	return e->data;
 }
 
+/* Bytes of an entry's record, header included, without padding. */
+static inline size_t sm_entry_span(const struct sm_entry *e)
+{
+	return sizeof(*e) + (size_t)e->vlen + e->klen;
+}
+
+/* The alignment a value of @vlen bytes is stored at. */
+static inline size_t sm_value_align(size_t vlen)
+{
+	size_t a = vlen & -vlen;	/* lowest set bit; 0 for 0 */
+
+	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
+}
+
 /* Checks lengths against @map's limits; -EINVAL, -E2BIG. */
 int sm_check_key(const struct snapmap *map, const void *key, size_t klen);
 int sm_check_value(const struct snapmap *map, const void *val, size_t vlen);
 
-/* Memory an entry takes. */
-static inline size_t sm_entry_bytes(const struct sm_entry *e)
-{
-	return sizeof(*e) + e->vlen + e->klen;
-}
-
-/* A new entry holding one reference (the caller's); NULL on ENOMEM. */
+/* A staged entry of the caller's; NULL on ENOMEM.  Its value is aligned
+ * to alignof(max_align_t). */
 struct sm_entry *sm_entry_new(const void *key, size_t klen,
 			      const void *val, size_t vlen);
-void sm_entry_get(struct sm_entry *e);
-/*
- * Drops a reference to an entry the map owns (it was written by a write
- * that succeeded); the last one runs @map's value destructor and frees it.
- */
-void sm_entry_put(struct snapmap *map, struct sm_entry *e);
-/* Frees an entry the map never took ownership of (a failed write, a
- * delete's key); no destructor. */
-void sm_entry_discard(struct sm_entry *e);
+/* Frees a staged entry; its value is the caller's business. */
+void sm_entry_free(struct sm_entry *e);
+/* Runs @map's value destructor, if any, on @e's value: the value was
+ * stored in the map and no snapshot can show it any more. */
+void sm_value_destroy(struct snapmap *map, const struct sm_entry *e);
 
 /* Buffers a writer reuses from one build to the next (layout.c), so that
  * a publish does not return big arrays to the kernel and fault them back
@@ -144,6 +150,8 @@ struct sm_scratch {
 	size_t capdirp;
 	void *fresh;
 	size_t capfresh;
+	void *kill;
+	size_t capkill;
 };
 void sm_scratch_free(struct sm_scratch *scratch);
 
@@ -245,14 +253,23 @@ int sm_bytewise_compare(const void *a, size_t alen,
 #define SM_CHUNK_TARGET	512u
 #define SM_CHUNK_MAX	(2 * SM_CHUNK_TARGET)
 #define SM_CHUNK_MIN	(SM_CHUNK_TARGET / 4)
+/*
+ * A chunk's records are copied whenever the chunk is rebuilt, so chunks
+ * of big values hold fewer entries: a run is also cut where its records
+ * pass SM_ARENA_MAX bytes (into pieces of about SM_ARENA_TARGET), and one
+ * of SM_ARENA_MIN bytes counts as big enough to stand alone.
+ */
+#define SM_ARENA_TARGET	((size_t)32 << 10)
+#define SM_ARENA_MAX	(2 * SM_ARENA_TARGET)
+#define SM_ARENA_MIN	(SM_ARENA_TARGET / 4)
 
 struct sm_chunk;
 struct sm_dropblock;
 
 /*
  * A snapshot: a directory of immutable chunks, each a sorted run of
- * entries.  Chunks and entries are shared with neighbouring versions; the
- * directory belongs to this snapshot alone.
+ * entries stored in the chunk.  Chunks are shared with neighbouring
+ * versions; the directory belongs to this snapshot alone.
  */
 struct snapmap_snapshot {
 	struct rcu_head rcu;		/* retirement (reclaim.c) */
@@ -285,9 +302,9 @@ struct snapmap_snapshot {
 
 
 /*
- * Objects retired by a publish: entries and chunks of the old snapshot
- * that the new one no longer holds.  Each is freed when no live snapshot
- * holds it any more (reclaim.c); items are tagged pointers (layout.c).
+ * Objects retired by a publish: the chunks of the old snapshot that the
+ * new one no longer holds.  Each is freed when no live snapshot holds it
+ * any more (reclaim.c), with the values that died in it (layout.c).
  */
 struct sm_dropblock {
 	struct sm_dropblock *next;
@@ -299,7 +316,7 @@ struct sm_dropblock {
 struct sm_delta {
 	struct sm_dropblock *dropped;	/* what the old snapshot loses */
 	size_t dropped_bytes;		/* their memory */
-	size_t added_bytes;		/* new chunks and entries */
+	size_t added_bytes;		/* new chunks */
 };
 
 /*
@@ -324,9 +341,10 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map,
 /*
  * A new snapshot: @old with @changes applied, at @version.  @delta
  * receives what @old holds that the new snapshot does not (for
- * sm_reclaim_link()) and the bytes that come and go.  Nothing is changed when it returns
- * NULL (ENOMEM).  The new entries of @changes gain the snapshot lineage's
- * reference only on success.
+ * sm_reclaim_link()) and the bytes that come and go.  The snapshot stores
+ * copies of the changes' entries.  Nothing is changed when it returns
+ * NULL (ENOMEM).  The values the changes replace or delete are destroyed
+ * when no snapshot older than @version is left.
  */
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 const struct sm_change *changes,
@@ -340,7 +358,7 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 					 struct sm_entry *const *entries,
 					 size_t n, uint64_t version,
 					 struct sm_delta *delta);
-/* The entry with @key, or NULL. */
+/* The entry with @key, or NULL; it lives as long as @snap. */
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen);
 /* Cursor on the first entry >= @key (past the end when none). */
@@ -355,9 +373,11 @@ const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 				    const struct sm_cursor *cur);
 /* Whether @snap holds the retired object @item. */
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item);
-/* Frees a retired object no live snapshot holds (after a grace period). */
+/* Frees a retired object no live snapshot holds (after a grace period),
+ * and destroys the values that died in it. */
 void sm_reclaim_free_item(struct snapmap *map, uintptr_t item);
-/* Every object @snap holds, for the last snapshot of a destroyed map. */
+/* Every object @snap holds and its values, for the last snapshot of a
+ * destroyed map. */
 void sm_reclaim_free_all(struct snapmap_snapshot *snap);
 /* Frees the snapshot's own memory (its directory), not what it holds. */
 void sm_layout_free(struct snapmap_snapshot *snap);
@@ -443,7 +463,7 @@ int sm_publish_locked(struct snapmap *map, const struct sm_change *changes,
  * With the writer mutex held: publish a snapshot holding exactly
  * @entries (sorted by key under the map's order, unique), replacing the
  * whole content, as the next version.  0 or -ENOMEM (nothing changed).
- * The caller keeps its own references on @entries.
+ * The snapshot stores copies: the caller still frees @entries.
  */
 int sm_replace_all_locked(struct snapmap *map, struct sm_entry *const *entries,
 			  size_t n, uint64_t *version);
@@ -480,6 +500,9 @@ struct sm_op {
 	struct sm_entry *entry;		/* key (+ new value, except deletes) */
 	void *expected;			/* CAS only, owned */
 	size_t elen;
+	bool stored;			/* the commit stores @entry's value
+					 * (no later op of the batch replaced
+					 * it) */
 };
 
 static inline bool sm_op_has_value(const struct sm_op *op)
@@ -497,8 +520,10 @@ int sm_op_init(struct sm_op *op, const struct snapmap *map,
 	       const void *expected, size_t elen);
 /*
  * Releases what @op holds.  @committed: the write succeeded, so the map
- * owns @op's value (its destructor runs when the last snapshot holding
- * it goes); otherwise the value is dropped without the destructor.
+ * owned @op's value: a snapshot stored a copy (whose destructor runs when
+ * the last snapshot holding it goes), or, replaced within its batch, it
+ * is destroyed now; otherwise the value is dropped without the
+ * destructor.
  */
 void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed);
 

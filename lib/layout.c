@@ -2,10 +2,13 @@
  * layout.c - how a snapshot stores its entries.
  *
  * A snapshot is a directory of chunks; a chunk is an immutable, sorted
- * run of about CHUNK_TARGET entries.  A write copies the directory and
- * rebuilds only the chunks its changes fall into (O(sqrt n) for one key
- * instead of O(n)); every other chunk, and every untouched entry, is
- * shared with the previous version.
+ * run of about CHUNK_TARGET entries, stored in the chunk itself: the
+ * search structure (below), then an arena of records (header, value,
+ * key) in key order, so that a look-up reads no memory outside its chunk
+ * and a scan walks the arena.  A write copies the directory and rebuilds
+ * only the chunks its changes fall into (O(sqrt n) for one key instead
+ * of O(n)), copying their records in runs of neighbours, one memcpy a
+ * run; every other chunk is shared with the previous version.
  *
  * Searching: under the default bytewise order every chunk keeps, next to
  * its entry pointers, a dense array of 8-byte key prefixes taken after
@@ -16,9 +19,12 @@
  * index (below), and a comparison of what follows the prefix.  Under a
  * caller's comparator the same structure is searched with it.
  *
- * Reclamation: a publish reports what the old snapshot held that the new
- * one does not (replaced entries and chunks) as tagged pointers; reclaim.c
- * frees each once no live snapshot holds it, asking sm_layout_holds().
+ * Reclamation: a publish reports the chunks the old snapshot held that
+ * the new one does not; reclaim.c frees each once no live snapshot holds
+ * it, asking sm_layout_holds().  A value dies with the chunk version
+ * that held it when a write replaced or deleted it; since its older
+ * copies sit in older chunks, such a chunk counts as held by every older
+ * snapshot, and its dead values are destroyed when it is freed.
  *
  * This is the only file that knows the layout.
  */
@@ -48,6 +54,12 @@
 struct sm_chunk {
 	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
 	uint64_t birth;		/* version of the first snapshot holding it */
+	size_t bytes;		/* the allocation's size */
+	/* Values that died in this chunk (set by the write that dropped it,
+	 * before it is retired; never read by readers). */
+	enum { KILLS_NONE, KILLS_SOME, KILLS_ALL } kills;
+	uint32_t kill_off;	/* bitmap of those (maps with a destructor) */
+	uint32_t arena_off;	/* the records */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
 	uint32_t nup;		/* index levels above the leaves */
@@ -93,9 +105,11 @@ static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)
 	return chunk_entry_at(c, 0);
 }
 
-/* Where everything of a chunk of @count entries and @skip shared bytes
- * goes (offsets into @c, when given) and how many bytes it takes. */
-static size_t chunk_geometry(size_t count, size_t skip, struct sm_chunk *c)
+/* Where everything of a chunk of @count entries, @skip shared bytes and
+ * @arena bytes of records goes (offsets into @c, when given) and how many
+ * bytes it takes; @killmap: room for a bitmap of dead values. */
+static size_t chunk_geometry(size_t count, size_t skip, bool killmap,
+			     size_t arena, struct sm_chunk *c)
 {
 	size_t sizes[MAX_UP], nup = 0, off, level = count;
 
@@ -119,21 +133,20 @@ static size_t chunk_geometry(size_t count, size_t skip, struct sm_chunk *c)
 	if (c)
 		c->leaf_off = (uint32_t)off;
 	off += (count + FANOUT - 1) / FANOUT * sizeof(struct leaf_block);
-	return off;
-}
-
-static inline size_t chunk_bytes_for(size_t skip, size_t count)
-{
-	return chunk_geometry(count, skip, NULL) + LINE;	/* + alignment */
+	if (c)
+		c->kill_off = killmap ? (uint32_t)off : 0;
+	if (killmap)
+		off += round_up(count, 64) / 8;
+	off = round_up(off, alignof(max_align_t));
+	if (c)
+		c->arena_off = (uint32_t)off;
+	return off + arena;
 }
 
 static void chunk_free(struct sm_chunk *c)
 {
 	sm_free(c->mem);
 }
-
-/* Retired objects are tagged pointers: entries and chunks are 8-aligned. */
-#define ITEM_CHUNK	((uintptr_t)1)
 
 static inline bool bytewise(const struct snapmap *map)
 {
@@ -546,15 +559,12 @@ const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
 {
-	const struct sm_entry *e;
+	const struct sm_chunk *c = (const struct sm_chunk *)item;
 
-	if (item & ITEM_CHUNK)
-		/* A chunk is in every version from its birth until the one
-		 * that replaced it, and never again. */
-		return ((const struct sm_chunk *)(item & ~ITEM_CHUNK))->birth <=
-		       snap->version;
-	e = (const struct sm_entry *)item;
-	return sm_layout_find(snap, sm_entry_key(e), e->klen) == e;
+	/* A chunk is in every version from its birth until the one that
+	 * replaced it, and never again; the values that died in it were in
+	 * older chunks before, so those versions need them too. */
+	return c->kills != KILLS_NONE || c->birth <= snap->version;
 }
 
 /* ------------------------------------------------------------------ */
@@ -592,10 +602,13 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
  *              with the old snapshot, their directory prefixes;
  *   fresh      which directory slots hold chunks this build made;
  *   run        entries not yet cut into chunks (prefix and entry
- *              arrays), with segments saying after how many shared bytes
- *              each run of prefixes was taken: a chunk rebuilt with the
- *              same shared bytes copies its old prefixes instead of
- *              reading every key again (a cache miss per entry).
+ *              arrays; staged entries are tagged RUN_STAGED), with
+ *              segments saying after how many shared bytes each run of
+ *              prefixes was taken: a chunk rebuilt with the same shared
+ *              bytes copies its old prefixes instead of reading every
+ *              key again (a cache miss per entry);
+ *   kill       the values the build replaces or deletes, for maps with a
+ *              value destructor.
  */
 struct builder {
 	struct snapmap *map;
@@ -605,13 +618,21 @@ struct builder {
 	size_t ndir;
 	size_t nfresh;
 	size_t nrun;
+	size_t runbytes;		/* about what the run's records take */
 	size_t nseg;
+	size_t nkill;
 	size_t count;			/* entries the new snapshot holds */
 	struct sm_dropblock *drop;	/* what the old snapshot loses */
 	size_t capdrop;
 	size_t dropped_bytes;		/* memory of what is in drop */
-	size_t added_bytes;		/* memory of new chunks and entries */
+	size_t added_bytes;		/* memory of new chunks */
 	int err;
+};
+
+/* A value that dies: record @index of old chunk @chunk. */
+struct kill {
+	struct sm_chunk *chunk;
+	size_t index;
 };
 
 struct run_seg {
@@ -627,6 +648,25 @@ struct run_seg {
 #define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
 #define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
 #define B_SEG(b)	((struct run_seg *)(b)->s->seg)
+#define B_KILL(b)	((struct kill *)(b)->s->kill)
+
+/* Run entries: records of old chunks, or staged entries, tagged. */
+#define RUN_STAGED	((uintptr_t)1)
+
+static inline const struct sm_entry *run_rec(const struct sm_entry *e)
+{
+	return (const struct sm_entry *)((uintptr_t)e & ~RUN_STAGED);
+}
+
+static inline bool run_staged(const struct sm_entry *e)
+{
+	return (uintptr_t)e & RUN_STAGED;
+}
+
+static inline bool has_destructor(const struct builder *b)
+{
+	return b->map->value_destroy != NULL;
+}
 
 static void drop_item(struct builder *b, uintptr_t item)
 {
@@ -653,13 +693,21 @@ static void drop_item(struct builder *b, uintptr_t item)
 		b->capdrop = cap;
 	}
 	b->drop->items[b->drop->n++] = item;
-	if (item & ITEM_CHUNK) {
-		const struct sm_chunk *c = (const void *)(item & ~ITEM_CHUNK);
+	b->dropped_bytes += ((const struct sm_chunk *)item)->bytes;
+}
 
-		b->dropped_bytes += chunk_bytes_for(c->skip, c->count);
-	} else {
-		b->dropped_bytes += sm_entry_bytes((const void *)item);
-	}
+/* Records that the value of record @index of old chunk @c dies. */
+static void kill_value(struct builder *b, const struct sm_chunk *c,
+		       size_t index)
+{
+	if (b->err || !has_destructor(b))
+		return;
+	b->err = reserve(&b->s->kill, &b->s->capkill, b->nkill + 1,
+			 sizeof(struct kill));
+	if (!b->err)
+		B_KILL(b)[b->nkill++] = (struct kill){
+			(struct sm_chunk *)c, index,
+		};
 }
 
 static int reserve_dir(struct builder *b, size_t more)
@@ -737,14 +785,15 @@ static inline void run_segment(struct builder *b, size_t len, size_t skip)
 		run_segment_add(b, len, skip);
 }
 
-/* Appends a new entry (its prefix is computed when it is cut). */
+/* Appends a staged entry (its prefix is computed when it is cut). */
 static void run_push_new(struct builder *b, struct sm_entry *e)
 {
 	run_segment(b, 1, NO_PREFIX);
 	if (b->err)
 		return;
 	B_RUNP(b)[b->nrun] = 0;
-	B_RUNE(b)[b->nrun++] = e;
+	B_RUNE(b)[b->nrun++] = (struct sm_entry *)((uintptr_t)e | RUN_STAGED);
+	b->runbytes += sm_entry_span(e) + alignof(max_align_t);
 }
 
 /* Appends old chunk @c's entries [from, to), with their prefixes; room
@@ -762,6 +811,10 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 	run_segment(b, to - from, c->skip);
 	if (b->err)
 		return;
+	/* The records of [from, to) lie in key order in @c's arena. */
+	b->runbytes += (size_t)((const unsigned char *)chunk_entry_at(c, to - 1) +
+				sm_entry_span(chunk_entry_at(c, to - 1)) -
+				(const unsigned char *)chunk_entry_at(c, from));
 	for (size_t i = from; i < to;) {
 		const struct leaf_block *lb = &leaves[i / FANOUT];
 		size_t off = i % FANOUT;
@@ -783,19 +836,107 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 }
 
 /*
- * Makes a chunk of run entries [start, start + n): their prefixes are
- * taken again only where they were taken after other shared bytes.
+ * Where a record goes in an arena whose next free byte is @pos (arenas
+ * start aligned to alignof(max_align_t)).  A staged entry goes to the
+ * first place that aligns its value.  A record of an old arena keeps its
+ * address modulo alignof(max_align_t), which keeps its value aligned and
+ * a run of neighbours at the same distances, so that copy_records()
+ * copies the run with one memcpy.
+ */
+static inline size_t rec_place(size_t pos, const struct sm_entry *e,
+			       bool staged)
+{
+	const size_t m = alignof(max_align_t);
+	size_t a;
+
+	if (!staged)
+		return pos + (((uintptr_t)e - pos) & (m - 1));
+	a = sm_value_align(e->vlen);
+	if (a < alignof(struct sm_entry))
+		a = alignof(struct sm_entry);
+	return round_up(pos + sizeof(*e), a) - sizeof(*e);
+}
+
+/* The arena bytes run entries @ents[0..n) take. */
+static size_t arena_size(struct sm_entry *const *ents, size_t n)
+{
+	size_t pos = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sm_entry *e = run_rec(ents[i]);
+
+		pos = rec_place(pos, e, run_staged(ents[i])) + sm_entry_span(e);
+	}
+	return pos;
+}
+
+/*
+ * Copies the records of run entries @ents[0..n) into @arena, placed as
+ * arena_size() counted, and points each @ents[i] at its copy.  Records
+ * that follow each other in an old arena (at most alignment padding, or
+ * a dead record shorter than that, between them) are copied together.
+ */
+static void copy_records(unsigned char *arena, struct sm_entry **ents,
+			 size_t n)
+{
+	const size_t m = alignof(max_align_t);
+	size_t pos = 0;
+
+	for (size_t i = 0, j; i < n; i = j) {
+		const unsigned char *src = (const void *)run_rec(ents[i]);
+		size_t start = rec_place(pos, (const void *)src,
+					 run_staged(ents[i]));
+		size_t len = sm_entry_span((const void *)src);
+
+		ents[i] = (struct sm_entry *)(arena + start);
+		for (j = i + 1; j < n && !run_staged(ents[j]) &&
+				!run_staged((const void *)src); j++) {
+			const unsigned char *next = (const void *)ents[j];
+
+			if (next < src + len || next - (src + len) >= (long)m)
+				break;
+			ents[j] = (struct sm_entry *)(arena + start +
+						      (size_t)(next - src));
+			len = (size_t)(next - src) +
+			      sm_entry_span((const void *)next);
+		}
+		memcpy(arena + start, src, len);
+		pos = start + len;
+	}
+}
+
+/*
+ * Makes a chunk of run entries [start, start + n), copying their records
+ * into its arena: their prefixes are taken again only where they were
+ * taken after other shared bytes.
  */
 static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 {
 	struct sm_entry **ents = B_RUNE(b) + start;
 	uint64_t *pfx = B_RUNP(b) + start;
 	size_t skip = bytewise(b->map) ?
-		      common_prefix(ents[0], ents[n - 1]) : 0;
-	size_t bytes = chunk_geometry(n, skip, NULL);
+		      common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
+	bool killmap = has_destructor(b);
+	size_t bytes = chunk_geometry(n, skip, killmap, arena_size(ents, n),
+				      NULL);
 	struct leaf_block *leaves;
 	struct sm_chunk *c;
 	void *mem;
+
+	mem = sm_alloc(bytes + LINE);
+	if (!mem)
+		return NULL;
+	c = (struct sm_chunk *)round_up((uintptr_t)mem, LINE);
+	chunk_geometry(n, skip, killmap, 0, c);
+	c->mem = mem;
+	c->bytes = bytes + LINE;
+	c->birth = b->version;
+	c->kills = KILLS_NONE;
+	if (killmap)
+		memset((char *)c + c->kill_off, 0, round_up(n, 64) / 8);
+	/* From here on the run points at the copies. */
+	copy_records((unsigned char *)c + c->arena_off, ents, n);
+	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
 
 	for (size_t k = 0; k < b->nseg && bytewise(b->map); k++) {
 		const struct run_seg *seg = &B_SEG(b)[k];
@@ -809,15 +950,6 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 			pfx[i - start] = key_prefix(sm_entry_key(ents[i - start]),
 						    ents[i - start]->klen, skip);
 	}
-
-	mem = sm_alloc(bytes + LINE);
-	if (!mem)
-		return NULL;
-	c = (struct sm_chunk *)round_up((uintptr_t)mem, LINE);
-	chunk_geometry(n, skip, c);
-	c->mem = mem;
-	c->birth = b->version;
-	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
 
 	leaves = chunk_leaves(c);
 	for (size_t blk = 0; blk * FANOUT < n; blk++) {
@@ -866,7 +998,8 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 }
 
 /* Cuts the pending run into chunks of CHUNK_TARGET to CHUNK_MAX entries
- * (fewer only when the run is that short). */
+ * (fewer only when the run is that short), and of about ARENA_TARGET
+ * bytes of records where they would pass ARENA_MAX. */
 static void run_flush(struct builder *b)
 {
 	size_t n = b->nrun, pieces, done = 0;
@@ -874,6 +1007,13 @@ static void run_flush(struct builder *b)
 	if (b->err || n == 0)
 		return;
 	pieces = n <= CHUNK_MAX ? 1 : (n + CHUNK_TARGET - 1) / CHUNK_TARGET;
+	if (b->runbytes > SM_ARENA_MAX) {
+		size_t by_bytes = (b->runbytes + SM_ARENA_TARGET - 1) /
+				  SM_ARENA_TARGET;
+
+		if (by_bytes > pieces)
+			pieces = by_bytes < n ? by_bytes : n;
+	}
 	for (size_t i = 0; i < pieces && !b->err; i++) {
 		size_t len = (n - done) / (pieces - i);
 		struct sm_chunk *c = chunk_new(b, done, len);
@@ -881,18 +1021,19 @@ static void run_flush(struct builder *b)
 		if (!c) {
 			b->err = -ENOMEM;
 		} else {
-			b->added_bytes += chunk_bytes_for(c->skip, c->count);
+			b->added_bytes += c->bytes;
 			dir_push_new(b, c);
 		}
 		done += len;
 	}
 	b->nrun = 0;
+	b->runbytes = 0;
 	b->nseg = 0;
 }
 
 /*
  * Merges old chunk @ci with @changes[0..n) into the pending run; the chunk
- * and the entries the changes replace or delete are dropped.  Each change
+ * is dropped, and the values the changes replace or delete die.  Each change
  * finds its place by search, so a chunk with few changes costs a copy,
  * not a comparison per entry.
  */
@@ -904,7 +1045,7 @@ static void run_merge(struct builder *b, size_t ci,
 
 	if (run_reserve(b, c->count + n))
 		return;
-	drop_item(b, (uintptr_t)c | ITEM_CHUNK);
+	drop_item(b, (uintptr_t)c);
 	for (size_t j = 0; j < n && !b->err; j++) {
 		bool exact;
 		size_t pos = chunk_lower_bound(b->map, c, changes[j].key,
@@ -913,7 +1054,7 @@ static void run_merge(struct builder *b, size_t ci,
 		run_copy(b, c, i, pos);
 		i = pos;
 		if (exact) {
-			drop_item(b, (uintptr_t)chunk_entry_at(c, i));
+			kill_value(b, c, i);
 			b->count--;
 			i++;
 		}
@@ -947,6 +1088,11 @@ static void scratch_trim(struct sm_scratch *s)
 		s->run_prefix = s->run_entry = NULL;
 		s->caprunp = s->caprune = 0;
 	}
+	if (s->capkill > SCRATCH_KEEP) {
+		sm_free(s->kill);
+		s->kill = NULL;
+		s->capkill = 0;
+	}
 }
 
 void sm_scratch_free(struct sm_scratch *s)
@@ -957,6 +1103,7 @@ void sm_scratch_free(struct sm_scratch *s)
 	sm_free(s->dir);
 	sm_free(s->dirp);
 	sm_free(s->fresh);
+	sm_free(s->kill);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1041,6 +1188,15 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	snap->dir_prefix = prefix;
 	snap->chunks = chunks;
+	/* The build cannot fail any more: mark the values that die. */
+	for (size_t k = 0; k < b->nkill; k++) {
+		struct sm_chunk *c = B_KILL(b)[k].chunk;
+		size_t i = B_KILL(b)[k].index;
+		uint64_t *bits = (uint64_t *)((char *)c + c->kill_off);
+
+		bits[i / 64] |= (uint64_t)1 << (i % 64);
+		c->kills = KILLS_SOME;
+	}
 	if (delta) {
 		delta->dropped = b->drop;
 		delta->dropped_bytes = b->dropped_bytes;
@@ -1056,20 +1212,6 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 
 	builder_init(&b, NULL, map, version);
 	return builder_finish(&b, NULL);
-}
-
-/* Lineage references: a snapshot holding an entry for the first time
- * takes the one reference all of its versions share (see entry.c).
- * Returns the entries' memory. */
-static size_t adopt_new_entries(struct sm_entry *const *entries, size_t n)
-{
-	size_t bytes = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		sm_entry_get(entries[i]);
-		bytes += sm_entry_bytes(entries[i]);
-	}
-	return bytes;
 }
 
 /* The end of the changes, from @j on, that fall into old chunk @ci: those
@@ -1095,7 +1237,6 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 size_t nchanges, uint64_t version,
 					 struct sm_delta *delta)
 {
-	struct snapmap_snapshot *snap;
 	struct builder b;
 	size_t ci = 0, j = 0;
 
@@ -1133,15 +1274,11 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 		run_merge(&b, ci, changes + j, end - j);
 		j = end;
 		ci++;
-		if (b.nrun >= CHUNK_MIN || ci == old->nchunks)
+		if (b.nrun >= CHUNK_MIN || b.runbytes >= SM_ARENA_MIN ||
+		    ci == old->nchunks)
 			run_flush(&b);
 	}
-	snap = builder_finish(&b, delta);
-	for (size_t i = 0; snap && i < nchanges; i++)
-		if (changes[i].entry)
-			delta->added_bytes +=
-				adopt_new_entries(&changes[i].entry, 1);
-	return snap;
+	return builder_finish(&b, delta);
 }
 
 struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
@@ -1154,13 +1291,8 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 
 	builder_init(&b, NULL, old->map, version);
 	b.count = n;
-	for (size_t i = 0; i < old->nchunks; i++) {
-		const struct sm_chunk *c = old->chunks[i];
-
-		drop_item(&b, (uintptr_t)c | ITEM_CHUNK);
-		for (size_t k = 0; k < c->count; k++)
-			drop_item(&b, (uintptr_t)chunk_entry_at(c, k));
-	}
+	for (size_t i = 0; i < old->nchunks; i++)
+		drop_item(&b, (uintptr_t)old->chunks[i]);
 	for (size_t done = 0; done < n && !b.err;) {
 		size_t len = n - done <= CHUNK_MAX ? n - done : CHUNK_TARGET;
 
@@ -1172,8 +1304,9 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 		done += len;
 	}
 	snap = builder_finish(&b, delta);
-	if (snap)
-		delta->added_bytes += adopt_new_entries(entries, n);
+	/* Every value of @old dies. */
+	for (size_t i = 0; snap && has_destructor(&b) && i < old->nchunks; i++)
+		old->chunks[i]->kills = KILLS_ALL;
 	return snap;
 }
 
@@ -1181,12 +1314,24 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 /* Freeing                                                             */
 /* ------------------------------------------------------------------ */
 
+static bool chunk_value_died(const struct sm_chunk *c, size_t i)
+{
+	const uint64_t *bits;
+
+	if (c->kills != KILLS_SOME)
+		return c->kills == KILLS_ALL;
+	bits = (const uint64_t *)((const char *)c + c->kill_off);
+	return bits[i / 64] >> (i % 64) & 1;
+}
+
 void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
 {
-	if (item & ITEM_CHUNK)
-		chunk_free((struct sm_chunk *)(item & ~ITEM_CHUNK));
-	else
-		sm_entry_put(map, (struct sm_entry *)item);
+	struct sm_chunk *c = (struct sm_chunk *)item;
+
+	for (size_t i = 0; c->kills != KILLS_NONE && i < c->count; i++)
+		if (chunk_value_died(c, i))
+			sm_value_destroy(map, chunk_entry_at(c, i));
+	chunk_free(c);
 }
 
 void sm_reclaim_free_all(struct snapmap_snapshot *snap)
@@ -1194,10 +1339,9 @@ void sm_reclaim_free_all(struct snapmap_snapshot *snap)
 	for (size_t i = 0; i < snap->nchunks; i++) {
 		struct sm_chunk *c = snap->chunks[i];
 
-		for (size_t k = 0; k < c->count; k++)
-			sm_reclaim_free_item(snap->map,
-					     (uintptr_t)chunk_entry_at(c, k));
-		sm_reclaim_free_item(snap->map, (uintptr_t)c | ITEM_CHUNK);
+		for (size_t k = 0; snap->map->value_destroy && k < c->count; k++)
+			sm_value_destroy(snap->map, chunk_entry_at(c, k));
+		chunk_free(c);
 	}
 }
 

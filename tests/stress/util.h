@@ -64,6 +64,15 @@ enum st_flavor {
 	ST_MB,
 };
 
+/* The alignment the header promises a value of @vlen bytes (the largest
+ * power of two dividing @vlen, at most alignof(max_align_t)). */
+static inline size_t st_value_align(size_t vlen)
+{
+	size_t a = vlen & -vlen;
+
+	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
+}
+
 static inline const struct rcu_flavor_struct *st_flavor(enum st_flavor f)
 {
 	switch (f) {
@@ -554,9 +563,9 @@ static inline bool st_validate_snapshot(const struct snapmap_snapshot *snap,
 			      "v%" PRIu64 ": entry %zu has a NULL key", version, n))
 			return false;
 		if (!ST_CHECK(kv.val != NULL && (uintptr_t)kv.val %
-			      alignof(max_align_t) == 0,
+			      st_value_align(kv.vlen) == 0,
 			      "v%" PRIu64 ": entry %zu value %p not aligned to %zu",
-			      version, n, kv.val, alignof(max_align_t)))
+			      version, n, kv.val, st_value_align(kv.vlen)))
 			return false;
 		if (n > 0 &&
 		    !ST_CHECK(st_bytewise_cmp(prev.key, prev.klen,

@@ -456,7 +456,7 @@ static void check_copy_fn(void *val, size_t vlen, void *ctx)
 	struct copy_check *c = ctx;
 
 	atomic_fetch_add(&c->calls, 1);
-	if ((uintptr_t)val % alignof(max_align_t) == 0)
+	if ((uintptr_t)val % ut_value_align(vlen) == 0)
 		atomic_fetch_add(&c->aligned, 1);
 	if (ut_bytes_eq(val, vlen, UT_S("payload")))
 		atomic_fetch_add(&c->matches, 1);

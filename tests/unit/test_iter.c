@@ -52,7 +52,7 @@ static void assert_kv_is(const struct snapmap_kv *kv, size_t i)
 		  "expected key #%zu, got a %zu-byte key", i, kv->klen);
 	cr_assert(ut_bytes_eq(kv->val, kv->vlen, &val, 1),
 		  "wrong value for key #%zu", i);
-	ut_assert_aligned(kv->val);
+	ut_assert_aligned(kv->val, kv->vlen);
 }
 
 Test(iter, empty_snapshot)

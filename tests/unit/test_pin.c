@@ -87,7 +87,7 @@ Test(pin, survives_later_writes_and_grace_periods)
 	cr_assert_eq(snapmap_count(pin), 3);
 	cr_assert_eq(snapmap_find(pin, UT_S("a"), &val, &vlen), 0);
 	cr_assert(ut_bytes_eq(val, vlen, UT_S("1")));
-	ut_assert_aligned(val);
+	ut_assert_aligned(val, vlen);
 	cr_assert_eq(snapmap_find(pin, UT_S("new0"), NULL, NULL), -ENOENT);
 	/* A pointer read from the pin before the writes is still good. */
 	cr_assert(ut_bytes_eq(held_val, held_len, UT_S("2")));

@@ -230,10 +230,23 @@ static inline void ut_assert_keys(struct snapmap *map,
 	UT_FLAVOR->read_unlock();
 }
 
-static inline void ut_assert_aligned(const void *p)
+/*
+ * The alignment the header promises a value of @vlen bytes: enough for
+ * any object of that size (the largest power of two dividing @vlen, at
+ * most alignof(max_align_t)).
+ */
+static inline size_t ut_value_align(size_t vlen)
 {
-	cr_assert_eq((uintptr_t)p % alignof(max_align_t), 0,
-		     "%p is not aligned to %zu", p, alignof(max_align_t));
+	size_t a = vlen & -vlen;
+
+	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
+}
+
+static inline void ut_assert_aligned(const void *p, size_t vlen)
+{
+	cr_assert_eq((uintptr_t)p % ut_value_align(vlen), 0,
+		     "%p (%zu bytes) is not aligned to %zu", p, vlen,
+		     ut_value_align(vlen));
 }
 
 /* The counter at @key (asserts it is an 8-byte value). */
