@@ -366,8 +366,9 @@ void sm_layout_seek(const struct snapmap_snapshot *snap,
 		    const void *key, size_t klen, struct sm_cursor *cur);
 void sm_layout_first(const struct snapmap_snapshot *snap,
 		     struct sm_cursor *cur);
-void sm_layout_next(const struct snapmap_snapshot *snap,
-		    struct sm_cursor *cur);
+/* Moves @cur to the next entry and returns it, or NULL past the end. */
+const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
+				      struct sm_cursor *cur);
 /* The entry under @cur, or NULL past the end. */
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 				    const struct sm_cursor *cur);

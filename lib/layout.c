@@ -536,14 +536,19 @@ void sm_layout_first(const struct snapmap_snapshot *snap, struct sm_cursor *cur)
 	cur->index = 0;
 }
 
-void sm_layout_next(const struct snapmap_snapshot *snap, struct sm_cursor *cur)
+const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
+				      struct sm_cursor *cur)
 {
+	const struct sm_chunk *c;
+
 	if (cur->chunk >= snap->nchunks)
-		return;
-	if (++cur->index >= snap->chunks[cur->chunk]->count) {
-		cur->chunk++;
-		cur->index = 0;
-	}
+		return NULL;
+	c = snap->chunks[cur->chunk];
+	if (++cur->index < c->count)	/* the usual step: same chunk */
+		return chunk_entry_at(c, cur->index);
+	cur->chunk++;
+	cur->index = 0;
+	return sm_layout_at(snap, cur);
 }
 
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
@@ -639,6 +644,9 @@ struct run_seg {
 	size_t start;
 	size_t len;
 	size_t skip;		/* the prefixes' shared bytes, or NO_PREFIX */
+	const struct sm_chunk *src;	/* the old chunk whose consecutive
+					 * records these are (NULL: staged) */
+	size_t from;		/* the first one's index there */
 };
 
 #define NO_PREFIX	SIZE_MAX
@@ -764,31 +772,35 @@ static int run_reserve(struct builder *b, size_t more)
 	return b->err;
 }
 
-/* Records that the next @len run entries' prefixes follow @skip bytes. */
-static void run_segment_add(struct builder *b, size_t len, size_t skip)
+/*
+ * Records that the next @len run entries' prefixes follow @skip bytes and
+ * that they are records @from... of old chunk @src (NULL: staged).
+ */
+static void run_segment(struct builder *b, size_t len, size_t skip,
+			const struct sm_chunk *src, size_t from)
 {
+	struct run_seg *last = b->nseg ? &B_SEG(b)[b->nseg - 1] : NULL;
+
+	if (last && last->skip == skip && last->src == src &&
+	    (!src || last->from + last->len == from) &&
+	    last->start + last->len == b->nrun) {
+		last->len += len;
+		return;
+	}
 	if (b->err)	/* keep the first failure: it fails the build */
 		return;
 	b->err = reserve(&b->s->seg, &b->s->capseg, b->nseg + 1,
 			 sizeof(struct run_seg));
 	if (!b->err)
-		B_SEG(b)[b->nseg++] = (struct run_seg){ b->nrun, len, skip };
-}
-
-static inline void run_segment(struct builder *b, size_t len, size_t skip)
-{
-	struct run_seg *last = b->nseg ? &B_SEG(b)[b->nseg - 1] : NULL;
-
-	if (last && last->skip == skip && last->start + last->len == b->nrun)
-		last->len += len;
-	else
-		run_segment_add(b, len, skip);
+		B_SEG(b)[b->nseg++] = (struct run_seg){
+			b->nrun, len, skip, src, from,
+		};
 }
 
 /* Appends a staged entry (its prefix is computed when it is cut). */
 static void run_push_new(struct builder *b, struct sm_entry *e)
 {
-	run_segment(b, 1, NO_PREFIX);
+	run_segment(b, 1, NO_PREFIX, NULL, 0);
 	if (b->err)
 		return;
 	B_RUNP(b)[b->nrun] = 0;
@@ -808,7 +820,7 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 
 	if (from >= to)
 		return;
-	run_segment(b, to - from, c->skip);
+	run_segment(b, to - from, c->skip, c, from);
 	if (b->err)
 		return;
 	/* The records of [from, to) lie in key order in @c's arena. */
@@ -840,8 +852,8 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
  * start aligned to alignof(max_align_t)).  A staged entry goes to the
  * first place that aligns its value.  A record of an old arena keeps its
  * address modulo alignof(max_align_t), which keeps its value aligned and
- * a run of neighbours at the same distances, so that copy_records()
- * copies the run with one memcpy.
+ * a block of neighbours at the same distances, so that copy_records()
+ * copies the block with one memcpy.
  */
 static inline size_t rec_place(size_t pos, const struct sm_entry *e,
 			       bool staged)
@@ -857,51 +869,74 @@ static inline size_t rec_place(size_t pos, const struct sm_entry *e,
 	return round_up(pos + sizeof(*e), a) - sizeof(*e);
 }
 
-/* The arena bytes run entries @ents[0..n) take. */
-static size_t arena_size(struct sm_entry *const *ents, size_t n)
+/*
+ * A block of the run: a staged entry, or neighbours in an old arena (the
+ * records of one segment, consecutive there), copied with one memcpy.
+ */
+struct block {
+	size_t end;			/* past its last run entry */
+	const unsigned char *src;	/* its first record */
+	size_t len;			/* bytes up to the last one's end */
+	bool staged;
+};
+
+/* The block of run entries that starts at @i and ends by @end; *@seg is
+ * where to start looking for @i's segment. */
+static void next_block(const struct builder *b, size_t *seg, size_t i,
+		       size_t end, struct block *blk)
 {
-	size_t pos = 0;
+	struct sm_entry *const *ents = B_RUNE(b);
+	const struct run_seg *sg;
+	const struct sm_entry *last;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct sm_entry *e = run_rec(ents[i]);
+	while (B_SEG(b)[*seg].start + B_SEG(b)[*seg].len <= i)
+		(*seg)++;
+	sg = &B_SEG(b)[*seg];
+	blk->staged = sg->src == NULL;
+	blk->src = (const unsigned char *)run_rec(ents[i]);
+	blk->end = blk->staged ? i + 1 :
+		   sg->start + sg->len < end ? sg->start + sg->len : end;
+	last = run_rec(ents[blk->end - 1]);
+	blk->len = (size_t)((const unsigned char *)last - blk->src) +
+		   sm_entry_span(last);
+}
 
-		pos = rec_place(pos, e, run_staged(ents[i])) + sm_entry_span(e);
+/* The arena bytes run entries [start, start + n) take. */
+static size_t arena_size(const struct builder *b, size_t start, size_t n)
+{
+	size_t pos = 0, seg = 0;
+	struct block blk;
+
+	for (size_t i = start; i < start + n; i = blk.end) {
+		next_block(b, &seg, i, start + n, &blk);
+		pos = rec_place(pos, (const void *)blk.src, blk.staged) +
+		      blk.len;
 	}
 	return pos;
 }
 
 /*
- * Copies the records of run entries @ents[0..n) into @arena, placed as
- * arena_size() counted, and points each @ents[i] at its copy.  Records
- * that follow each other in an old arena (at most alignment padding, or
- * a dead record shorter than that, between them) are copied together.
+ * Copies the records of run entries [start, start + n) into @arena,
+ * placed as arena_size() counted, and points the run at the copies.
  */
-static void copy_records(unsigned char *arena, struct sm_entry **ents,
-			 size_t n)
+static void copy_records(struct builder *b, unsigned char *arena,
+			 size_t start, size_t n)
 {
-	const size_t m = alignof(max_align_t);
-	size_t pos = 0;
+	struct sm_entry **ents = B_RUNE(b);
+	size_t pos = 0, seg = 0;
+	struct block blk;
 
-	for (size_t i = 0, j; i < n; i = j) {
-		const unsigned char *src = (const void *)run_rec(ents[i]);
-		size_t start = rec_place(pos, (const void *)src,
-					 run_staged(ents[i]));
-		size_t len = sm_entry_span((const void *)src);
+	for (size_t i = start; i < start + n; i = blk.end) {
+		size_t at;
 
-		ents[i] = (struct sm_entry *)(arena + start);
-		for (j = i + 1; j < n && !run_staged(ents[j]) &&
-				!run_staged((const void *)src); j++) {
-			const unsigned char *next = (const void *)ents[j];
-
-			if (next < src + len || next - (src + len) >= (long)m)
-				break;
-			ents[j] = (struct sm_entry *)(arena + start +
-						      (size_t)(next - src));
-			len = (size_t)(next - src) +
-			      sm_entry_span((const void *)next);
-		}
-		memcpy(arena + start, src, len);
-		pos = start + len;
+		next_block(b, &seg, i, start + n, &blk);
+		at = rec_place(pos, (const void *)blk.src, blk.staged);
+		memcpy(arena + at, blk.src, blk.len);
+		for (size_t k = i; k < blk.end; k++)
+			ents[k] = (struct sm_entry *)(arena + at +
+				((const unsigned char *)run_rec(ents[k]) -
+				 blk.src));
+		pos = at + blk.len;
 	}
 }
 
@@ -917,8 +952,8 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	size_t skip = bytewise(b->map) ?
 		      common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
 	bool killmap = has_destructor(b);
-	size_t bytes = chunk_geometry(n, skip, killmap, arena_size(ents, n),
-				      NULL);
+	size_t bytes = chunk_geometry(n, skip, killmap,
+				      arena_size(b, start, n), NULL);
 	struct leaf_block *leaves;
 	struct sm_chunk *c;
 	void *mem;
@@ -935,7 +970,7 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	if (killmap)
 		memset((char *)c + c->kill_off, 0, round_up(n, 64) / 8);
 	/* From here on the run points at the copies. */
-	copy_records((unsigned char *)c + c->arena_off, ents, n);
+	copy_records(b, (unsigned char *)c + c->arena_off, start, n);
 	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
 
 	for (size_t k = 0; k < b->nseg && bytewise(b->map); k++) {

@@ -62,12 +62,12 @@ uint64_t snapmap_version(const struct snapmap_snapshot *snap)
 	return snap ? snap->version : 0;
 }
 
-/* Iterator state: priv[0] the snapshot, priv[1..2] the cursor. */
+/* Iterator state: priv[0] the snapshot, priv[1..2] the cursor; @e is the
+ * entry under it. */
 static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
-		    const struct sm_cursor *cur, struct snapmap_kv *kv)
+		    const struct sm_cursor *cur, const struct sm_entry *e,
+		    struct snapmap_kv *kv)
 {
-	const struct sm_entry *e = sm_layout_at(snap, cur);
-
 	it->priv[0] = (uintptr_t)snap;
 	it->priv[1] = cur->chunk;
 	it->priv[2] = cur->index;
@@ -89,7 +89,7 @@ int snapmap_iter_first(const struct snapmap_snapshot *snap,
 		return -EINVAL;
 	sm_check_read(snap, __func__);
 	sm_layout_first(snap, &cur);
-	return iter_set(it, snap, &cur, kv);
+	return iter_set(it, snap, &cur, sm_layout_at(snap, &cur), kv);
 }
 
 int snapmap_iter_seek(const struct snapmap_snapshot *snap,
@@ -102,7 +102,7 @@ int snapmap_iter_seek(const struct snapmap_snapshot *snap,
 		return -EINVAL;
 	sm_check_read(snap, __func__);
 	sm_layout_seek(snap, key, klen, &cur);
-	return iter_set(it, snap, &cur, kv);
+	return iter_set(it, snap, &cur, sm_layout_at(snap, &cur), kv);
 }
 
 int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
@@ -116,8 +116,7 @@ int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
 	sm_check_read(snap, __func__);
 	cur.chunk = it->priv[1];
 	cur.index = it->priv[2];
-	sm_layout_next(snap, &cur);
-	return iter_set(it, snap, &cur, kv);
+	return iter_set(it, snap, &cur, sm_layout_next(snap, &cur), kv);
 }
 
 int snapmap_get(struct snapmap *map, const void *key, size_t klen,

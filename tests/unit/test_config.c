@@ -444,6 +444,57 @@ Test(destructor, ctx_is_passed_through_per_map)
 	ut_dlog_fini(&l2);
 }
 
+/*
+ * A snapshot stores copies of its values, and a write that rebuilds a
+ * chunk copies the values it keeps.  A value that a pinned snapshot
+ * holds, whose key lives in a chunk rewritten by later writes and is then
+ * overwritten and deleted, is destroyed once, and only after the pin is
+ * released: not when the chunk version that held it last is reclaimed.
+ */
+Test(destructor, waits_for_pins_across_chunk_rewrites)
+{
+	struct ut_dlog log;
+	ut_dlog_init(&log);
+	struct snapmap_config cfg = ut_dlog_config(&log);
+	struct snapmap *map = ut_map_new(&cfg);
+	const struct snapmap_snapshot *pin;
+	const void *pinned;
+	size_t plen;
+	char key[16], val[16];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%02d", i);
+		snprintf(val, sizeof(val), "v%02d", i);
+		cr_assert_eq(ut_put_str(map, key, val), 0);
+	}
+	pin = snapmap_pin(map);
+	cr_assert_not_null(pin);
+	/* Neighbours of k07 change: every chunk version after the pin
+	 * carries a copy of "v07". */
+	for (int i = 0; i < 40; i++)
+		if (i != 7)
+			cr_assert_eq(ut_put_str(map, "k06", "new"), 0);
+	cr_assert_eq(ut_put_str(map, "k07", "v07b"), 0);
+	cr_assert_eq(snapmap_delete(map, UT_S("k07")), 0);
+	ut_barrier();
+	cr_assert_eq(ut_dlog_times_str(&log, "v07"), 0,
+		     "a value of a pinned snapshot was destroyed");
+	cr_assert_eq(snapmap_find(pin, UT_S("k07"), &pinned, &plen), 0);
+	cr_assert(ut_bytes_eq(pinned, plen, UT_S("v07")));
+
+	snapmap_unpin(pin);
+	ut_barrier();
+	cr_assert_eq(ut_dlog_times_str(&log, "v07"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "v07b"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "v06"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "new"), 38);
+	ut_map_destroy(map);
+	cr_assert_eq(ut_dlog_times_str(&log, "v07"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "new"), 39);
+	cr_assert_eq(ut_dlog_calls(&log), 40 + 39 + 1);
+	ut_dlog_fini(&log);
+}
+
 /* The destructor sees the map's copy: the stored bytes, aligned. */
 struct copy_check {
 	atomic_int calls, aligned, matches;
