@@ -246,11 +246,13 @@ int sm_bytewise_compare(const void *a, size_t alen,
 /*
  * Chunk sizes: a build cuts runs into chunks of SM_CHUNK_TARGET entries,
  * a chunk that grows past SM_CHUNK_MAX is split, and one that shrinks
- * below SM_CHUNK_MIN absorbs its neighbour.  512 balances the copy a
- * write makes (the chunk, and a directory of n / 512 pointers) against
- * the index levels a look-up reads.
+ * below SM_CHUNK_MIN absorbs its neighbour.  A write copies the chunk it
+ * falls into (its records too) and the directory of n / 256 chunks: 256
+ * made single writes at 1k-100k entries and batches at 1M faster than
+ * 512 did, with look-ups unchanged (same index depth), and costs single
+ * writes at 1M about as much (the directory doubles, the chunk halves).
  */
-#define SM_CHUNK_TARGET	512u
+#define SM_CHUNK_TARGET	256u
 #define SM_CHUNK_MAX	(2 * SM_CHUNK_TARGET)
 #define SM_CHUNK_MIN	(SM_CHUNK_TARGET / 4)
 /*

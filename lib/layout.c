@@ -44,8 +44,8 @@
  * the 8 key prefixes on one cache line, the 8 entry pointers on the next
  * (the pair is fetched together).  Above the leaves, index levels of
  * fanout 8 hold the last prefix of each block below, top level first, so
- * a search reads one line per level: 3 lines for 512 entries where a
- * binary search over the same prefixes reads about 7.
+ * a search reads one line per level: 3 lines for 256 entries where a
+ * binary search over the same prefixes reads about 6.
  */
 #define FANOUT		8
 #define MAX_UP		4	/* index levels: enough for 8^5 entries */

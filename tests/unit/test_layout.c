@@ -1,7 +1,7 @@
 /*
  * test_layout.c - the snapshot layout against a model.
  *
- * The layout (lib/layout.c) cuts a snapshot into chunks of about 512
+ * The layout (lib/layout.c) cuts a snapshot into chunks of about 256
  * entries, splits and absorbs chunks as writes land, and searches with
  * 8-byte key prefixes taken after the bytes a chunk's keys share.  These
  * tests drive it through sizes around the chunk boundaries and through
@@ -220,12 +220,12 @@ static void teardown(void)
 ParameterizedTestParameters(layout, model)
 {
 	static struct layout_case cases[] = {
-		/* Around a built chunk (512), the split point (1024) and
-		 * the old chunk size (1024, 2048). */
-		{ DECIMAL, 0 }, { DECIMAL, 1 }, { DECIMAL, 511 },
+		/* Around a built chunk (256), the split point (512) and
+		 * twice that (two full chunks, 1024). */
+		{ DECIMAL, 0 }, { DECIMAL, 1 }, { DECIMAL, 255 },
+		{ DECIMAL, 256 }, { DECIMAL, 257 }, { DECIMAL, 511 },
 		{ DECIMAL, 512 }, { DECIMAL, 513 }, { DECIMAL, 1023 },
-		{ DECIMAL, 1024 }, { DECIMAL, 1025 }, { DECIMAL, 2047 },
-		{ DECIMAL, 2048 }, { DECIMAL, 2049 }, { DECIMAL, 6000 },
+		{ DECIMAL, 1024 }, { DECIMAL, 1025 }, { DECIMAL, 6000 },
 		{ LONG_PREFIX, 3000 }, { LATE_DIFF, 3000 },
 		{ BINARY_ZEROS, 3000 }, { NESTED, 3000 }, { SUBTREES, 3000 },
 	};
