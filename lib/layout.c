@@ -519,11 +519,65 @@ void sm_layout_seek(const struct snapmap_snapshot *snap,
 	layout_seek(snap, key, klen, cur);
 }
 
+/*
+ * A bytewise look-up, on the path of every read: the same search as
+ * layout_seek(), with the usual cases decided inline.  A key whose 8-byte
+ * prefix equals a chunk's first one, or equals more than one entry's in
+ * its chunk, is settled by the general search.
+ */
+static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
+					    const void *key, size_t klen)
+{
+	const struct sm_chunk *c;
+	const struct sm_entry *e;
+	size_t n = snap->nchunks, pos;
+	uint64_t kp;
+	int side, cmp;
+
+	if (n == 0)
+		return NULL;
+	side = against_shared(key, klen, snap->dir_shared, snap->dir_skip);
+	if (side < 0)
+		return NULL;	/* before the first chunk's first key */
+	if (side > 0) {
+		c = snap->chunks[n - 1];
+	} else {
+		kp = key_prefix(key, klen, snap->dir_skip);
+		pos = lower_bound_u64(snap->dir_prefix, n, kp);
+		if (pos < n && snap->dir_prefix[pos] == kp)
+			c = snap->chunks[dir_chunk_of(snap, key, klen)];
+		else if (pos == 0)
+			return NULL;
+		else
+			c = snap->chunks[pos - 1];
+	}
+
+	if (against_shared(key, klen, chunk_shared(c), c->skip))
+		return NULL;	/* not among the chunk's keys */
+	kp = key_prefix(key, klen, c->skip);
+	pos = chunk_prefix_bound(c, kp);
+	if (pos == c->count || chunk_prefix_at(c, pos) != kp)
+		return NULL;
+	e = chunk_entry_at(c, pos);
+	cmp = tail_cmp(e, key, klen, (size_t)c->skip + 8);
+	if (cmp == 0)
+		return e;
+	if (cmp > 0)
+		return NULL;
+	/* More entries share the prefix: the general search. */
+	pos = settle_ties(c, pos + 1, c->count, kp, chunk_prefix_of,
+			  chunk_key_at, chunk_run_end, key, klen,
+			  (size_t)c->skip + 8, false, &cmp);
+	return cmp == 0 ? chunk_entry_at(c, pos) : NULL;
+}
+
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen)
 {
 	struct sm_cursor cur;
 
+	if (bytewise(snap->map))
+		return find_bytewise(snap, key, klen);
 	if (!layout_seek(snap, key, klen, &cur))
 		return NULL;
 	return chunk_entry_at(snap->chunks[cur.chunk], cur.index);
