@@ -40,6 +40,7 @@ struct kvref {
 struct keyset;
 
 #define SUBJ_CONCURRENT	1u	/* safe with concurrent readers + a writer */
+#define SUBJ_SCAN_ONLY	2u	/* runs the ordered-scan workloads only */
 
 /*
  * struct subject - one map implementation under test.
@@ -86,6 +87,7 @@ extern const struct subject subj_snapmap_memb;
 extern const struct subject subj_snapmap_qsbr;
 extern const struct subject subj_snapmap_nolimit;
 extern const struct subject subj_snapmap_norcu;
+extern const struct subject subj_snapmap_step;
 extern const struct subject subj_rwlock;
 extern const struct subject subj_rwlock64;
 extern const struct subject subj_mutex;

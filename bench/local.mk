@@ -32,6 +32,7 @@ bench_snapbench_SOURCES = \
 	bench/subj_snapmap_qsbr.c \
 	bench/subj_snapmap_nolimit.c \
 	bench/subj_snapmap_norcu.c \
+	bench/subj_snapmap_step.c \
 	bench/subj_locked.c \
 	bench/subj_lfht.c \
 	bench/subj_cow.c \

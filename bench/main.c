@@ -26,7 +26,7 @@
 static const struct subject *const subjects[] = {
 	&subj_snapmap_memb, &subj_snapmap_qsbr, &subj_snapmap_nolimit,
 	&subj_rwlock, &subj_rwlock64, &subj_mutex, &subj_lfht, &subj_cow,
-	&subj_snapmap_norcu, &subj_sorted, &subj_uthash,
+	&subj_snapmap_norcu, &subj_snapmap_step, &subj_sorted, &subj_uthash,
 };
 #define NSUBJ	(sizeof(subjects) / sizeof(subjects[0]))
 
@@ -197,6 +197,8 @@ static bool eligible(const struct opts *o, size_t j, const struct wl *w)
 		return false;
 	if (w->scan && !subjects[j]->scan)	/* a hash table: no order */
 		return false;
+	if ((subjects[j]->flags & SUBJ_SCAN_ONLY) && !w->scan)
+		return false;
 	if (subjects[j]->flags & SUBJ_CONCURRENT)
 		return true;
 	/* floors: one thread and no write while it reads */
@@ -289,6 +291,10 @@ static void build_all(struct run_state *st, struct rec *mem)
 		h0 = heap_in_use();
 		t0 = now_ns();
 		st->maps[j] = s->create(st->ks);
+		if (s->flags & SUBJ_SCAN_ONLY) {	/* another's map */
+			subj_leave(s);
+			continue;
+		}
 		r = &mem[nmem++];
 		base_rec(r, st, j, "memory");
 		r->r.secs = (double)(now_ns() - t0) / 1e9;
@@ -446,7 +452,7 @@ static void run_writes(struct run_state *st, const struct rec *mem)
 	for (size_t j = 0; j < NSUBJ; j++) {
 		struct rec *r;
 
-		if (!st->o->use[j])
+		if (!st->o->use[j] || (subjects[j]->flags & SUBJ_SCAN_ONLY))
 			continue;
 		progress("write latency N=%zu %s keys: %s", st->g->n,
 			 keytype_name(st->g->kt), subjects[j]->name);

@@ -128,27 +128,42 @@ static int sm_find(void *m, const void *key, size_t klen, uint64_t *val)
 /*
  * One critical section for the whole scan: the iterator is only valid
  * inside the one that positioned it.  A value of the wrong size ends the
- * scan early, which the caller's checksum reports.
+ * scan early, which the caller's checksum reports.  The scan reads blocks
+ * of SCAN_BLOCK entries with snapmap_iter_next_n(), or, for
+ * snapmap-step (SUBJ_SCAN_STEP), one snapmap_iter_next() per key.
  */
+#define SCAN_BLOCK	64
+
 static size_t sm_scan(void *m, const void *key, size_t klen, size_t len,
 		      uint64_t *sum)
 {
 	struct sm_adapter *a = m;
 	struct snapmap_iter it;
-	struct snapmap_kv kv;
+	struct snapmap_kv kv[SCAN_BLOCK];
 	uint64_t acc = 0;	/* local: *sum might alias the values */
-	size_t n = 0;
+	size_t n = 0, got = 1;
 	int r;
 
-	r = snapmap_iter_seek(sm_read_begin(a), &it, key, klen, &kv);
-	while (r == 0 && n < len && kv.vlen == sizeof(uint64_t)) {
-		uint64_t v;
+	r = snapmap_iter_seek(sm_read_begin(a), &it, key, klen, &kv[0]);
+	while (r == 0 && n < len) {
+		for (size_t i = 0; i < got && n < len; i++, n++) {
+			uint64_t v;
 
-		memcpy(&v, kv.val, sizeof(v));
-		acc += (uint32_t)v;
-		if (++n < len)
-			r = snapmap_iter_next(&it, &kv);
+			if (kv[i].vlen != sizeof(uint64_t))
+				goto out;
+			memcpy(&v, kv[i].val, sizeof(v));
+			acc += (uint32_t)v;
+		}
+		if (n == len)
+			break;
+#ifdef SUBJ_SCAN_STEP
+		r = snapmap_iter_next(&it, &kv[0]);
+#else
+		r = snapmap_iter_next_n(&it, kv, len - n < SCAN_BLOCK ?
+					len - n : SCAN_BLOCK, &got);
+#endif
 	}
+out:
 	sm_read_end();
 	*sum += acc;
 	return n;
@@ -216,8 +231,10 @@ const struct subject SUBJ_VAR = {
 	.name = SUBJ_NAME,
 	.flavor = SUBJ_FLAVOR,
 	.what = SUBJ_WHAT,
-#ifdef SUBJ_NORCU
+#if defined(SUBJ_NORCU)
 	.flags = 0,	/* a floor: one thread, no writer while it reads */
+#elif defined(SUBJ_SCAN_STEP)
+	.flags = SUBJ_SCAN_ONLY,
 #else
 	.flags = SUBJ_CONCURRENT,
 #endif

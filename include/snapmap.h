@@ -331,6 +331,22 @@ SNAPMAP_API
 int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv);
 
 /*
+ * snapmap_iter_next_n - advance @it by up to @max keys at once, for scans.
+ * @kv:  out, an array of @max entries: the keys after the current one, in
+ *       key order.
+ * @n:   out, how many were filled (required).
+ * The same as up to @max calls of snapmap_iter_next(), at a fraction of
+ * the cost per entry: @it is left on the last entry filled.
+ * Returns 0 with *@n >= 1, -ENOENT with *@n = 0 past the last key (then
+ * again on every call), -EINVAL for NULL args or @max == 0.
+ * Call with rcu_read_lock held, or on a pinned snapshot; in the same
+ * critical section (or pin) as the snapmap_iter_first/seek that set @it.
+ */
+SNAPMAP_API
+int snapmap_iter_next_n(struct snapmap_iter *it, struct snapmap_kv *kv,
+			size_t max, size_t *n);
+
+/*
  * snapmap_get - copy a value out of the current snapshot.
  * @buf, @bufsize: where to copy (@buf may be NULL when @bufsize is 0).
  * @vlen: out, the value's length (also set on -ERANGE); may be NULL.

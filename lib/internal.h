@@ -371,6 +371,11 @@ void sm_layout_first(const struct snapmap_snapshot *snap,
 /* Moves @cur to the next entry and returns it, or NULL past the end. */
 const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
 				      struct sm_cursor *cur);
+/* Fills @kv[0..max) with the entries after @cur and moves @cur to the
+ * last one filled; returns how many (0 past the end). */
+size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
+			struct sm_cursor *cur, struct snapmap_kv *kv,
+			size_t max);
 /* The entry under @cur, or NULL past the end. */
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 				    const struct sm_cursor *cur);

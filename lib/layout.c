@@ -605,6 +605,41 @@ const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
 	return sm_layout_at(snap, cur);
 }
 
+size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
+			struct sm_cursor *cur, struct snapmap_kv *kv,
+			size_t max)
+{
+	size_t done = 0;
+
+	while (done < max && cur->chunk < snap->nchunks) {
+		const struct sm_chunk *c = snap->chunks[cur->chunk];
+		size_t i = cur->index + 1, end;
+
+		if (i >= c->count) {
+			if (cur->chunk + 1 == snap->nchunks)
+				break;
+			cur->chunk++;
+			cur->index = SIZE_MAX;	/* before the chunk's first */
+			continue;
+		}
+		end = c->count - i < max - done ? c->count : i + (max - done);
+		for (; i < end; i++) {
+			const struct sm_entry *e = chunk_entry_at(c, i);
+
+			kv[done++] = (struct snapmap_kv){
+				sm_entry_key(e), e->klen, sm_entry_val(e),
+				e->vlen,
+			};
+		}
+		cur->index = end - 1;
+	}
+	if (done == 0) {	/* past the end, where sm_layout_next goes */
+		cur->chunk = snap->nchunks;
+		cur->index = 0;
+	}
+	return done;
+}
+
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 				    const struct sm_cursor *cur)
 {

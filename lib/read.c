@@ -119,6 +119,26 @@ int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
 	return iter_set(it, snap, &cur, sm_layout_next(snap, &cur), kv);
 }
 
+int snapmap_iter_next_n(struct snapmap_iter *it, struct snapmap_kv *kv,
+			size_t max, size_t *n)
+{
+	const struct snapmap_snapshot *snap;
+	struct sm_cursor cur;
+
+	if (n)
+		*n = 0;
+	if (!it || !kv || !n || !max || !it->priv[0])
+		return -EINVAL;
+	snap = (const struct snapmap_snapshot *)it->priv[0];
+	sm_check_read(snap, __func__);
+	cur.chunk = it->priv[1];
+	cur.index = it->priv[2];
+	*n = sm_layout_next_n(snap, &cur, kv, max);
+	it->priv[1] = cur.chunk;
+	it->priv[2] = cur.index;
+	return *n ? 0 : -ENOENT;
+}
+
 int snapmap_get(struct snapmap *map, const void *key, size_t klen,
 		void *buf, size_t bufsize, size_t *vlen)
 {

@@ -32,6 +32,7 @@ dist_man3_MANS = \
 	man/snapmap_get.3 \
 	man/snapmap_iter_first.3 \
 	man/snapmap_iter_next.3 \
+	man/snapmap_iter_next_n.3 \
 	man/snapmap_iter_seek.3 \
 	man/snapmap_load.3 \
 	man/snapmap_load_text.3 \

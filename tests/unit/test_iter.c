@@ -605,3 +605,49 @@ Test(iter, random_writes_match_a_reference_model)
 	free(pinned_model);
 	ut_map_destroy(map);
 }
+
+/*
+ * snapmap_iter_next_n: blocks continue where snapmap_iter_next left off
+ * and the other way round, a block is cut at the end, and bad arguments
+ * are -EINVAL with *n = 0.
+ */
+Test(iter, next_n_mixes_with_next)
+{
+	struct snapmap *map = sorted_keys_map();
+	const struct snapmap_snapshot *snap;
+	struct snapmap_iter it;
+	struct snapmap_kv kv, kvs[NKEYS + 3];
+	size_t n = 99, at;
+
+	rcu_read_lock();
+	snap = snapmap_snapshot(map);
+	cr_assert_eq(snapmap_iter_first(snap, &it, &kv), 0);
+	assert_kv_is(&kv, 0);
+	cr_assert_eq(snapmap_iter_next_n(&it, kvs, 2, &n), 0);
+	cr_assert_eq(n, 2);
+	assert_kv_is(&kvs[0], 1);
+	assert_kv_is(&kvs[1], 2);
+	cr_assert_eq(snapmap_iter_next(&it, &kv), 0);
+	assert_kv_is(&kv, 3);
+	at = 4;
+	cr_assert_eq(snapmap_iter_next_n(&it, kvs, NKEYS + 3, &n), 0);
+	cr_assert_eq(n, NKEYS - at, "the block stops at the last key");
+	for (size_t i = 0; i < n; i++)
+		assert_kv_is(&kvs[i], at + i);
+	cr_assert_eq(snapmap_iter_next_n(&it, kvs, 4, &n), -ENOENT);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(snapmap_iter_next(&it, &kv), -ENOENT);
+	cr_assert_eq(snapmap_iter_next_n(&it, kvs, 4, &n), -ENOENT);
+
+	cr_assert_eq(snapmap_iter_first(snap, &it, &kv), 0);
+	cr_assert_eq(snapmap_iter_next_n(&it, kvs, 0, &n), -EINVAL);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(snapmap_iter_next_n(&it, NULL, 1, &n), -EINVAL);
+	cr_assert_eq(snapmap_iter_next_n(&it, kvs, 1, NULL), -EINVAL);
+	cr_assert_eq(snapmap_iter_next_n(NULL, kvs, 1, &n), -EINVAL);
+	/* A failed call leaves the iterator where it was. */
+	cr_assert_eq(snapmap_iter_next(&it, &kv), 0);
+	assert_kv_is(&kv, 1);
+	rcu_read_unlock();
+	ut_map_destroy(map);
+}

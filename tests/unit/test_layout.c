@@ -166,6 +166,37 @@ static void check_snapshot(struct snapmap *map, struct model *m)
 	cr_assert_eq(rc, -ENOENT);
 	cr_assert_eq(i, m->n, "iterated %zu of %zu", i, m->n);
 
+	/* The same walk in blocks (snapmap_iter_next_n), of sizes that end
+	 * inside, at and across chunk boundaries. */
+	for (size_t block = 1; block <= 700; block = block * 5 + 2) {
+		struct snapmap_kv kvs[702];
+		size_t got;
+
+		i = 0;
+		rc = snapmap_iter_first(snap, &it, &kv);
+		if (rc == 0)
+			i = 1;
+		while (rc == 0) {
+			rc = snapmap_iter_next_n(&it, kvs, block, &got);
+			cr_assert(rc == 0 ? got >= 1 && got <= block : got == 0);
+			for (size_t j = 0; j < got; j++, i++) {
+				cr_assert_lt(i, m->n);
+				cr_assert(kvs[j].klen == m->keys[i].len &&
+					  memcmp(kvs[j].key, m->keys[i].bytes,
+						 kvs[j].klen) == 0,
+					  "block %zu: key %zu", block, i);
+				cr_assert_eq(*(const long *)kvs[j].val,
+					     m->keys[i].value);
+			}
+		}
+		cr_assert_eq(rc, -ENOENT);
+		cr_assert_eq(i, m->n, "blocks of %zu: %zu of %zu", block, i,
+			     m->n);
+		cr_assert_eq(snapmap_iter_next_n(&it, kvs, block, &got),
+			     -ENOENT);
+		cr_assert_eq(snapmap_iter_next(&it, &kv), -ENOENT);
+	}
+
 	/* Every key is found, and seeking to it lands on it.  key + "\0" is
 	 * the next possible key in bytewise order, so seeking to it lands on
 	 * the model's next key. */
