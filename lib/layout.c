@@ -1260,15 +1260,11 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 {
 	struct snapmap_snapshot *snap = NULL;
 	size_t n = b->ndir, skip = b->err ? 0 : dir_common(b);
-	bool reuse;
 	uint64_t *prefix;
 	struct sm_chunk **chunks;
 
-	size_t own = sizeof(*snap) + n * (sizeof(*prefix) + sizeof(*chunks)) +
-		     skip;
-
 	if (!b->err) {
-		snap = sm_alloc(own);
+		snap = sm_alloc(sizeof(*snap) + skip);
 		if (!snap)
 			b->err = -ENOMEM;
 	}
@@ -1283,26 +1279,32 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 
 	memset(snap, 0, sizeof(*snap));
 	urcu_ref_init(&snap->ref);
-	snap->own_bytes = own;
 	snap->map = b->map;
 	snap->version = b->version;
 	snap->count = b->count;
 	snap->nchunks = n;
-	prefix = (uint64_t *)(snap + 1);
-	chunks = (struct sm_chunk **)(prefix + n);
 	snap->dir_skip = skip;
 	if (skip) {
-		memcpy(chunks + n, sm_entry_key(chunk_first(B_DIR(b)[0])), skip);
-		snap->dir_shared = (const unsigned char *)(chunks + n);
+		memcpy(snap + 1, sm_entry_key(chunk_first(B_DIR(b)[0])), skip);
+		snap->dir_shared = (const unsigned char *)(snap + 1);
+	}
+	/*
+	 * The directory the builder assembled becomes the snapshot's: the
+	 * scratch arrays are handed over, not copied (a put at a million
+	 * entries would copy 62 KB twice), and the next build grows new ones.
+	 */
+	chunks = n ? B_DIR(b) : NULL;
+	prefix = n ? B_DIRP(b) : NULL;
+	snap->own_bytes = sizeof(*snap) + skip;
+	if (n) {
+		snap->own_bytes += b->s->capdir * sizeof(*chunks) +
+				   b->s->capdirp * sizeof(*prefix);
+		b->s->dir = b->s->dirp = NULL;
+		b->s->capdir = b->s->capdirp = 0;
 	}
 	/* Shared chunks keep their prefix unless the shared bytes moved;
 	 * then every prefix is taken again. */
-	reuse = b->old && b->old->dir_skip == skip;
-	if (n)	/* an empty map's build may never have had a directory */
-		memcpy(chunks, B_DIR(b), n * sizeof(*chunks));
-	if (reuse) {
-		if (n)
-			memcpy(prefix, B_DIRP(b), n * sizeof(*prefix));
+	if (b->old && b->old->dir_skip == skip) {
 		for (size_t k = 0; k < b->nfresh; k++)
 			prefix[B_FRESH(b)[k]] =
 				chunk_prefix_in(chunks[B_FRESH(b)[k]], skip);
@@ -1366,6 +1368,8 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 
 	builder_init(&b, old, old->map, version);
 	b.count = old->count;
+	/* The new directory in one allocation (it becomes the snapshot's). */
+	reserve_dir(&b, old->nchunks + 8);
 	if (old->nchunks == 0) {
 		run_reserve(&b, nchanges);
 		for (; j < nchanges && !b.err; j++)
@@ -1471,5 +1475,7 @@ void sm_reclaim_free_all(struct snapmap_snapshot *snap)
 
 void sm_layout_free(struct snapmap_snapshot *snap)
 {
+	sm_free((void *)snap->chunks);
+	sm_free((void *)snap->dir_prefix);
 	sm_free(snap);
 }
