@@ -134,6 +134,19 @@ static int op_apply(const struct sm_op *op, const struct sm_entry **state)
 	return 0;
 }
 
+/*
+ * Whether the ops [i, end) on one key are unconditional and end with a
+ * put: then the key's present value does not matter (the last put wins)
+ * and the commit need not look it up.
+ */
+static bool key_ends_put(const struct sm_op *ops, size_t i, size_t end)
+{
+	for (size_t k = i; k < end; k++)
+		if (ops[k].kind != SM_OP_PUT && ops[k].kind != SM_OP_DELETE)
+			return false;
+	return ops[end - 1].kind == SM_OP_PUT;
+}
+
 int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 			 uint64_t *version, size_t *failed,
 			 const struct sm_entry **conflict)
@@ -170,8 +183,8 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 				  ops[end].entry->klen) == 0)
 			end++;
 
-		before = state = sm_layout_find(cur, sm_entry_key(key),
-						key->klen);
+		before = state = key_ends_put(ops, i, end) ? NULL :
+			sm_layout_find(cur, sm_entry_key(key), key->klen);
 		setter = NULL;
 		for (; i < end; i++) {
 			int rc = op_apply(&ops[i], &state);
