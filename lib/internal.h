@@ -144,10 +144,10 @@ struct sm_scratch {
 	size_t caprune;
 	void *seg;
 	size_t capseg;
-	void *dir;
-	size_t capdir;
-	void *dirp;
-	size_t capdirp;
+	void *pend;
+	size_t cappend;
+	void *top;
+	size_t captop;
 	void *fresh;
 	size_t capfresh;
 	void *kill;
@@ -247,12 +247,13 @@ int sm_bytewise_compare(const void *a, size_t alen,
  * Chunk sizes: a build cuts runs into chunks of SM_CHUNK_TARGET entries,
  * a chunk that grows past SM_CHUNK_MAX is split, and one that shrinks
  * below SM_CHUNK_MIN absorbs its neighbour.  A write copies the chunk it
- * falls into (its records too) and the directory of n / 256 chunks: 256
- * made single writes at 1k-100k entries and batches at 1M faster than
- * 512 did, with look-ups unchanged (same index depth), and costs single
- * writes at 1M about as much (the directory doubles, the chunk halves).
+ * falls into, records included, and two small directory levels (layout.c),
+ * so smaller chunks make writes cheaper: a batch of 1,000 random puts at
+ * a million entries rebuilds most of the chunks it touches either way.
+ * 128 made single puts and batches faster than 256 and 512, with look-ups
+ * unchanged (the index inside a chunk keeps its depth).
  */
-#define SM_CHUNK_TARGET	256u
+#define SM_CHUNK_TARGET	128u
 #define SM_CHUNK_MAX	(2 * SM_CHUNK_TARGET)
 #define SM_CHUNK_MIN	(SM_CHUNK_TARGET / 4)
 /*
@@ -266,12 +267,14 @@ int sm_bytewise_compare(const void *a, size_t alen,
 #define SM_ARENA_MIN	(SM_ARENA_TARGET / 4)
 
 struct sm_chunk;
+struct sm_page;
 struct sm_dropblock;
 
 /*
  * A snapshot: a directory of immutable chunks, each a sorted run of
- * entries stored in the chunk.  Chunks are shared with neighbouring
- * versions; the directory belongs to this snapshot alone.
+ * entries stored in the chunk.  The directory has two levels: pages of
+ * chunks, and the snapshot's own list of pages.  Chunks and pages are
+ * shared with neighbouring versions; the list belongs to this snapshot.
  */
 struct snapmap_snapshot {
 	struct rcu_head rcu;		/* retirement (reclaim.c) */
@@ -293,19 +296,19 @@ struct snapmap_snapshot {
 	struct sm_dropblock *dropped;	/* objects this one is the newest
 					 * live holder of, not in ->newer */
 
-	/* Directory (layout.c). */
-	size_t nchunks;
-	size_t dir_skip;		/* bytes all first keys share */
+	/* Directory (layout.c): the top level, a list of pages. */
+	size_t npages;
+	size_t dir_skip;		/* bytes the pages' first keys share */
 	const unsigned char *dir_shared;	/* those bytes */
-	const uint64_t *dir_prefix;	/* first keys' prefixes */
-	struct sm_chunk *const *chunks;
+	const uint64_t *dir_prefix;	/* their prefixes after them */
+	struct sm_page *const *pages;
 };
 
 
 
 /*
- * Objects retired by a publish: the chunks of the old snapshot that the
- * new one no longer holds.  Each is freed when no live snapshot holds it
+ * Objects retired by a publish: the chunks and pages of the old snapshot
+ * that the new one no longer holds.  Each is freed when no live snapshot holds it
  * any more (reclaim.c), with the values that died in it (layout.c).
  */
 struct sm_dropblock {
@@ -332,9 +335,10 @@ struct sm_change {
 	struct sm_entry *entry;
 };
 
-/* A position in a snapshot. */
+/* A position in a snapshot: entry @index of chunk @slot of page @page. */
 struct sm_cursor {
-	size_t chunk;
+	size_t page;
+	size_t slot;
 	size_t index;
 };
 
@@ -379,6 +383,8 @@ size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
 /* The entry under @cur, or NULL past the end. */
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 				    const struct sm_cursor *cur);
+/* How many chunks @snap has (for tests of the layout). */
+size_t sm_layout_nchunks(const struct snapmap_snapshot *snap);
 /* Whether @snap holds the retired object @item. */
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item);
 /* Frees a retired object no live snapshot holds (after a grace period),

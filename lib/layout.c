@@ -44,8 +44,8 @@
  * the 8 key prefixes on one cache line, the 8 entry pointers on the next
  * (the pair is fetched together).  Above the leaves, index levels of
  * fanout 8 hold the last prefix of each block below, top level first, so
- * a search reads one line per level: 3 lines for 256 entries where a
- * binary search over the same prefixes reads about 6.
+ * a search reads one line per level: 3 lines for 128 entries where a
+ * binary search over the same prefixes reads about 5.
  */
 #define FANOUT		8
 #define MAX_UP		4	/* index levels: enough for 8^5 entries */
@@ -72,6 +72,28 @@ struct sm_chunk {
 struct leaf_block {
 	uint64_t prefix[FANOUT];	/* UINT64_MAX past the end */
 	struct sm_entry *entry[FANOUT];
+};
+
+/*
+ * The directory is two levels: the snapshot's top (its own) lists pages,
+ * and a page lists about PAGE_TARGET chunks.  Pages are immutable and
+ * shared between versions like chunks, so a write copies the top and
+ * the page its chunk is in, not a list of every chunk.  Each level keeps
+ * the bytes its items' first keys share and 8-byte prefixes after them,
+ * searched like a chunk's keys.
+ */
+#define PAGE_TARGET	64u
+#define PAGE_MAX	(2 * PAGE_TARGET)
+#define PAGE_MIN	(PAGE_TARGET / 4)
+
+struct sm_page {
+	uint64_t birth;		/* version of the first snapshot holding it */
+	size_t bytes;		/* the allocation's size */
+	size_t count;		/* chunks, >= 1 */
+	size_t skip;		/* bytes their first keys share */
+	const unsigned char *shared;	/* those bytes */
+	const uint64_t *prefix;	/* the first keys' prefixes after them */
+	struct sm_chunk *const *chunks;
 };
 
 static inline size_t round_up(size_t n, size_t to)
@@ -318,9 +340,43 @@ static const struct sm_entry *chunk_key_at(const void *chunk, size_t i)
 	return chunk_entry_at(chunk, i);
 }
 
-static const struct sm_entry *dir_key_at(const void *snap, size_t i)
+/* A level of the directory, for the searches both levels share. */
+struct level {
+	size_t n;
+	size_t skip;
+	const unsigned char *shared;
+	const uint64_t *prefix;
+	const void *const *items;
+	bool pages;		/* the items are pages (else chunks) */
+};
+
+static inline const struct sm_entry *page_first(const struct sm_page *p)
 {
-	return chunk_first(((const struct snapmap_snapshot *)snap)->chunks[i]);
+	return chunk_first(p->chunks[0]);
+}
+
+static inline struct level top_level(const struct snapmap_snapshot *snap)
+{
+	return (struct level){
+		snap->npages, snap->dir_skip, snap->dir_shared,
+		snap->dir_prefix, (const void *const *)snap->pages, true,
+	};
+}
+
+static inline struct level page_level(const struct sm_page *p)
+{
+	return (struct level){
+		p->count, p->skip, p->shared, p->prefix,
+		(const void *const *)p->chunks, false,
+	};
+}
+
+/* The first key of item @i of a level. */
+static const struct sm_entry *level_key_at(const void *level, size_t i)
+{
+	const struct level *l = level;
+
+	return l->pages ? page_first(l->items[i]) : chunk_first(l->items[i]);
 }
 
 /* Position of @key among @n sorted entries by the map's comparator: the
@@ -420,16 +476,16 @@ static size_t chunk_run_end(const void *c, uint64_t next)
 	return chunk_prefix_bound(c, next);
 }
 
-static uint64_t dir_prefix_of(const void *snap, size_t i)
+static uint64_t level_prefix_of(const void *level, size_t i)
 {
-	return ((const struct snapmap_snapshot *)snap)->dir_prefix[i];
+	return ((const struct level *)level)->prefix[i];
 }
 
-static size_t dir_run_end(const void *snap, uint64_t next)
+static size_t level_run_end(const void *level, uint64_t next)
 {
-	const struct snapmap_snapshot *s = snap;
+	const struct level *l = level;
 
-	return lower_bound_u64(s->dir_prefix, s->nchunks, next);
+	return lower_bound_u64(l->prefix, l->n, next);
 }
 
 /*
@@ -465,51 +521,70 @@ static size_t chunk_lower_bound(const struct snapmap *map,
 	return pos;
 }
 
-/* The chunk @key falls into: the last one whose first key is <= @key, or
- * the first one.  @snap has at least one chunk. */
-static size_t dir_chunk_of(const struct snapmap_snapshot *snap,
-			   const void *key, size_t klen)
+/* The item of level @l @key falls into: the last one whose first key is
+ * <= @key, or the first one.  @l has at least one item. */
+static size_t level_of(const struct snapmap *map, const struct level *l,
+		       const void *key, size_t klen)
 {
 	size_t n;
 	int side, cmp;
 	uint64_t kp;
 
-	if (!bytewise(snap->map)) {
-		n = generic_search(snap->map, snap->nchunks, dir_key_at, snap,
-				   key, klen, true);
-	} else if ((side = against_shared(key, klen, snap->dir_shared,
-					  snap->dir_skip)) != 0) {
-		n = side < 0 ? 0 : snap->nchunks;
+	if (!bytewise(map)) {
+		n = generic_search(map, l->n, level_key_at, l, key, klen, true);
+	} else if ((side = against_shared(key, klen, l->shared,
+					  l->skip)) != 0) {
+		n = side < 0 ? 0 : l->n;
 	} else {
-		/* The directory is small and hot: a binary search over it. */
-		kp = key_prefix(key, klen, snap->dir_skip);
-		n = settle_ties(snap, lower_bound_u64(snap->dir_prefix,
-						      snap->nchunks, kp),
-				snap->nchunks, kp, dir_prefix_of, dir_key_at,
-				dir_run_end, key, klen, snap->dir_skip + 8,
-				true, &cmp);
+		/* A level is small and hot: a binary search over it. */
+		kp = key_prefix(key, klen, l->skip);
+		n = settle_ties(l, lower_bound_u64(l->prefix, l->n, kp), l->n,
+				kp, level_prefix_of, level_key_at,
+				level_run_end, key, klen, l->skip + 8, true,
+				&cmp);
 	}
 	return n ? n - 1 : 0;
+}
+
+/* The chunk under a cursor; the cursor is on a chunk. */
+static inline const struct sm_chunk *cursor_chunk(
+	const struct snapmap_snapshot *snap, const struct sm_cursor *cur)
+{
+	return snap->pages[cur->page]->chunks[cur->slot];
+}
+
+/* Moves @cur to the first entry of the next chunk (or past the end). */
+static void cursor_next_chunk(const struct snapmap_snapshot *snap,
+			      struct sm_cursor *cur)
+{
+	cur->index = 0;
+	if (++cur->slot < snap->pages[cur->page]->count)
+		return;
+	cur->slot = 0;
+	cur->page++;
 }
 
 /* Cursor on the first entry >= @key; returns whether it is @key. */
 static bool layout_seek(const struct snapmap_snapshot *snap,
 			const void *key, size_t klen, struct sm_cursor *cur)
 {
+	const struct sm_page *p;
 	const struct sm_chunk *c;
+	struct level l;
 	bool exact;
 
-	cur->chunk = 0;
-	cur->index = 0;
-	if (snap->nchunks == 0)
+	*cur = (struct sm_cursor){ 0, 0, 0 };
+	if (snap->npages == 0)
 		return false;
-	cur->chunk = dir_chunk_of(snap, key, klen);
-	c = snap->chunks[cur->chunk];
+	l = top_level(snap);
+	cur->page = level_of(snap->map, &l, key, klen);
+	p = snap->pages[cur->page];
+	l = page_level(p);
+	cur->slot = level_of(snap->map, &l, key, klen);
+	c = p->chunks[cur->slot];
 	cur->index = chunk_lower_bound(snap->map, c, key, klen, &exact);
-	if (cur->index == c->count) {
-		cur->chunk++;
-		cur->index = 0;
-	}
+	if (cur->index == c->count)
+		cursor_next_chunk(snap, cur);
 	return exact;
 }
 
@@ -520,37 +595,60 @@ void sm_layout_seek(const struct snapmap_snapshot *snap,
 }
 
 /*
+ * Bytewise, picks the item of @l that @key falls into, deciding the usual
+ * cases inline; false when @key sorts before every item's first key.
+ */
+static inline bool level_pick(const struct snapmap *map, const struct level *l,
+			      const void *key, size_t klen, size_t *item)
+{
+	int side = against_shared(key, klen, l->shared, l->skip);
+	uint64_t kp;
+	size_t pos;
+
+	if (side < 0)
+		return false;
+	if (side > 0) {
+		*item = l->n - 1;
+		return true;
+	}
+	kp = key_prefix(key, klen, l->skip);
+	pos = lower_bound_u64(l->prefix, l->n, kp);
+	if (pos < l->n && l->prefix[pos] == kp)
+		*item = level_of(map, l, key, klen);	/* a tie: settle it */
+	else if (pos == 0)
+		return false;
+	else
+		*item = pos - 1;
+	return true;
+}
+
+/*
  * A bytewise look-up, on the path of every read: the same search as
  * layout_seek(), with the usual cases decided inline.  A key whose 8-byte
- * prefix equals a chunk's first one, or equals more than one entry's in
- * its chunk, is settled by the general search.
+ * prefix equals an item's first one, or more than one entry's in its
+ * chunk, is settled by the general search.
  */
 static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 					    const void *key, size_t klen)
 {
+	const struct sm_page *p;
 	const struct sm_chunk *c;
 	const struct sm_entry *e;
-	size_t n = snap->nchunks, pos;
+	struct level l;
+	size_t pos;
 	uint64_t kp;
-	int side, cmp;
+	int cmp;
 
-	if (n == 0)
+	if (snap->npages == 0)
 		return NULL;
-	side = against_shared(key, klen, snap->dir_shared, snap->dir_skip);
-	if (side < 0)
-		return NULL;	/* before the first chunk's first key */
-	if (side > 0) {
-		c = snap->chunks[n - 1];
-	} else {
-		kp = key_prefix(key, klen, snap->dir_skip);
-		pos = lower_bound_u64(snap->dir_prefix, n, kp);
-		if (pos < n && snap->dir_prefix[pos] == kp)
-			c = snap->chunks[dir_chunk_of(snap, key, klen)];
-		else if (pos == 0)
-			return NULL;
-		else
-			c = snap->chunks[pos - 1];
-	}
+	l = top_level(snap);
+	if (!level_pick(snap->map, &l, key, klen, &pos))
+		return NULL;
+	p = snap->pages[pos];
+	l = page_level(p);
+	if (!level_pick(snap->map, &l, key, klen, &pos))
+		return NULL;
+	c = p->chunks[pos];
 
 	if (against_shared(key, klen, chunk_shared(c), c->skip))
 		return NULL;	/* not among the chunk's keys */
@@ -580,14 +678,13 @@ const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 		return find_bytewise(snap, key, klen);
 	if (!layout_seek(snap, key, klen, &cur))
 		return NULL;
-	return chunk_entry_at(snap->chunks[cur.chunk], cur.index);
+	return chunk_entry_at(cursor_chunk(snap, &cur), cur.index);
 }
 
 void sm_layout_first(const struct snapmap_snapshot *snap, struct sm_cursor *cur)
 {
 	(void)snap;
-	cur->chunk = 0;
-	cur->index = 0;
+	*cur = (struct sm_cursor){ 0, 0, 0 };
 }
 
 const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
@@ -595,13 +692,12 @@ const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
 {
 	const struct sm_chunk *c;
 
-	if (cur->chunk >= snap->nchunks)
+	if (cur->page >= snap->npages)
 		return NULL;
-	c = snap->chunks[cur->chunk];
+	c = cursor_chunk(snap, cur);
 	if (++cur->index < c->count)	/* the usual step: same chunk */
 		return chunk_entry_at(c, cur->index);
-	cur->chunk++;
-	cur->index = 0;
+	cursor_next_chunk(snap, cur);
 	return sm_layout_at(snap, cur);
 }
 
@@ -611,14 +707,17 @@ size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
 {
 	size_t done = 0;
 
-	while (done < max && cur->chunk < snap->nchunks) {
-		const struct sm_chunk *c = snap->chunks[cur->chunk];
+	while (done < max && cur->page < snap->npages) {
+		const struct sm_chunk *c = cursor_chunk(snap, cur);
 		size_t i = cur->index + 1, end;
 
 		if (i >= c->count) {
-			if (cur->chunk + 1 == snap->nchunks)
+			struct sm_cursor next = *cur;
+
+			cursor_next_chunk(snap, &next);
+			if (next.page == snap->npages)
 				break;
-			cur->chunk++;
+			*cur = next;
 			cur->index = SIZE_MAX;	/* before the chunk's first */
 			continue;
 		}
@@ -633,10 +732,8 @@ size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
 		}
 		cur->index = end - 1;
 	}
-	if (done == 0) {	/* past the end, where sm_layout_next goes */
-		cur->chunk = snap->nchunks;
-		cur->index = 0;
-	}
+	if (done == 0)	/* past the end, where sm_layout_next goes */
+		*cur = (struct sm_cursor){ snap->npages, 0, 0 };
 	return done;
 }
 
@@ -645,19 +742,35 @@ const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 {
 	const struct sm_chunk *c;
 
-	if (cur->chunk >= snap->nchunks)
+	if (cur->page >= snap->npages)
 		return NULL;
-	c = snap->chunks[cur->chunk];
+	c = cursor_chunk(snap, cur);
 	return cur->index < c->count ? chunk_entry_at(c, cur->index) : NULL;
 }
+
+size_t sm_layout_nchunks(const struct snapmap_snapshot *snap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < snap->npages; i++)
+		n += snap->pages[i]->count;
+	return n;
+}
+
+/* Retired objects are chunks (LINE-aligned) and pages, tagged. */
+#define ITEM_PAGE	((uintptr_t)1)
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
 {
 	const struct sm_chunk *c = (const struct sm_chunk *)item;
 
+	if (item & ITEM_PAGE)
+		return ((const struct sm_page *)(item & ~ITEM_PAGE))->birth <=
+		       snap->version;
 	/* A chunk is in every version from its birth until the one that
 	 * replaced it, and never again; the values that died in it were in
-	 * older chunks before, so those versions need them too. */
+	 * older chunks before, so those versions need them too.  The same
+	 * holds for pages, which hold no values. */
 	return c->kills != KILLS_NONE || c->birth <= snap->version;
 }
 
@@ -692,9 +805,10 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 /*
  * The state of one snapshot build.  Its arrays are the map's scratch,
  * reused across writes (the writer mutex is held):
- *   dir, dirp  the new directory: chunk pointers and, for chunks shared
- *              with the old snapshot, their directory prefixes;
- *   fresh      which directory slots hold chunks this build made;
+ *   top        the new top level: pages shared with the old snapshot and
+ *              pages this build made;
+ *   pend       the chunks of the page being made, old and new;
+ *   fresh      the chunks this build made (freed if it fails);
  *   run        entries not yet cut into chunks (prefix and entry
  *              arrays; staged entries are tagged RUN_STAGED), with
  *              segments saying after how many shared bytes each run of
@@ -709,8 +823,10 @@ struct builder {
 	const struct snapmap_snapshot *old;
 	uint64_t version;
 	struct sm_scratch *s;
-	size_t ndir;
+	size_t npend;
+	size_t ntop;
 	size_t nfresh;
+	size_t dropped_page;		/* the last old page dropped, or SIZE_MAX */
 	size_t nrun;
 	size_t runbytes;		/* about what the run's records take */
 	size_t nseg;
@@ -719,8 +835,30 @@ struct builder {
 	struct sm_dropblock *drop;	/* what the old snapshot loses */
 	size_t capdrop;
 	size_t dropped_bytes;		/* memory of what is in drop */
-	size_t added_bytes;		/* memory of new chunks */
+	size_t added_bytes;		/* memory of new chunks and pages */
 	int err;
+};
+
+/* A position in the old snapshot's directory: chunk @slot of page @page. */
+struct dpos {
+	size_t page;
+	size_t slot;
+};
+
+/* A chunk waiting for the page it will be in: its prefix there, taken
+ * after @skip bytes (NO_PREFIX: not yet taken). */
+struct pend {
+	struct sm_chunk *chunk;
+	uint64_t prefix;
+	size_t skip;
+};
+
+/* A page of the new top level, with its prefix there when @shared (taken
+ * after the old top's shared bytes). */
+struct topent {
+	struct sm_page *page;
+	uint64_t prefix;
+	bool shared;
 };
 
 /* A value that dies: record @index of old chunk @chunk. */
@@ -739,9 +877,9 @@ struct run_seg {
 };
 
 #define NO_PREFIX	SIZE_MAX
-#define B_DIR(b)	((struct sm_chunk **)(b)->s->dir)
-#define B_DIRP(b)	((uint64_t *)(b)->s->dirp)
-#define B_FRESH(b)	((size_t *)(b)->s->fresh)
+#define B_PEND(b)	((struct pend *)(b)->s->pend)
+#define B_TOP(b)	((struct topent *)(b)->s->top)
+#define B_FRESH(b)	((struct sm_chunk **)(b)->s->fresh)
 #define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
 #define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
 #define B_SEG(b)	((struct run_seg *)(b)->s->seg)
@@ -790,7 +928,18 @@ static void drop_item(struct builder *b, uintptr_t item)
 		b->capdrop = cap;
 	}
 	b->drop->items[b->drop->n++] = item;
-	b->dropped_bytes += ((const struct sm_chunk *)item)->bytes;
+	b->dropped_bytes += item & ITEM_PAGE ?
+		((const struct sm_page *)(item & ~ITEM_PAGE))->bytes :
+		((const struct sm_chunk *)item)->bytes;
+}
+
+/* Page @pi of the old snapshot is not in the new one. */
+static void drop_page(struct builder *b, size_t pi)
+{
+	if (b->dropped_page == pi)
+		return;
+	b->dropped_page = pi;
+	drop_item(b, (uintptr_t)b->old->pages[pi] | ITEM_PAGE);
 }
 
 /* Records that the value of record @index of old chunk @c dies. */
@@ -807,45 +956,162 @@ static void kill_value(struct builder *b, const struct sm_chunk *c,
 		};
 }
 
-static int reserve_dir(struct builder *b, size_t more)
+/* Appends a chunk to the page being made. */
+static void pend_push(struct builder *b, struct sm_chunk *c, uint64_t prefix,
+		      size_t skip)
 {
 	if (b->err)
-		return b->err;
-	b->err = reserve(&b->s->dir, &b->s->capdir, b->ndir + more,
-			 sizeof(struct sm_chunk *));
-	if (!b->err)
-		b->err = reserve(&b->s->dirp, &b->s->capdirp, b->ndir + more,
-				 sizeof(uint64_t));
-	return b->err;
-}
-
-/* Appends chunks [from, to) of the old snapshot, shared, with their
- * directory prefixes (valid while the directory's shared bytes stay). */
-static void dir_share(struct builder *b, size_t from, size_t to)
-{
-	size_t n = to - from;
-
-	if (n == 0 || reserve_dir(b, n))
 		return;
-	memcpy(B_DIR(b) + b->ndir, b->old->chunks + from, n * sizeof(void *));
-	memcpy(B_DIRP(b) + b->ndir, b->old->dir_prefix + from,
-	       n * sizeof(uint64_t));
-	b->ndir += n;
+	b->err = reserve(&b->s->pend, &b->s->cappend, b->npend + 1,
+			 sizeof(struct pend));
+	if (!b->err)
+		B_PEND(b)[b->npend++] = (struct pend){ c, prefix, skip };
 }
 
+/* Appends a page to the new top level (a new one is freed on failure). */
+static void top_push(struct builder *b, struct sm_page *p, uint64_t prefix,
+		     bool shared)
+{
+	if (!b->err)
+		b->err = reserve(&b->s->top, &b->s->captop, b->ntop + 1,
+				 sizeof(struct topent));
+	if (b->err) {
+		if (!shared)
+			sm_free(p);
+		return;
+	}
+	B_TOP(b)[b->ntop++] = (struct topent){ p, prefix, shared };
+}
+
+/* The directory prefix of chunk @c: of its first key, after @skip. */
+static uint64_t chunk_prefix_in(const struct sm_chunk *c, size_t skip)
+{
+	const struct sm_entry *first = chunk_first(c);
+
+	return key_prefix(sm_entry_key(first), first->klen, skip);
+}
+
+/* A page of pending chunks @pd[0..n). */
+static struct sm_page *page_new(struct builder *b, const struct pend *pd,
+				size_t n)
+{
+	size_t skip = bytewise(b->map) ?
+		      common_prefix(chunk_first(pd[0].chunk),
+				    chunk_first(pd[n - 1].chunk)) : 0;
+	size_t bytes = sizeof(struct sm_page) +
+		       n * (sizeof(uint64_t) + sizeof(struct sm_chunk *)) + skip;
+	struct sm_page *p = sm_alloc(bytes);
+	struct sm_chunk **chunks;
+	uint64_t *prefix;
+
+	if (!p)
+		return NULL;
+	prefix = (uint64_t *)(p + 1);
+	chunks = (struct sm_chunk **)(prefix + n);
+	/* An old chunk keeps its prefix unless the shared bytes differ. */
+	for (size_t i = 0; i < n; i++) {
+		chunks[i] = pd[i].chunk;
+		prefix[i] = pd[i].skip == skip ? pd[i].prefix :
+			    chunk_prefix_in(pd[i].chunk, skip);
+	}
+	memcpy(chunks + n, sm_entry_key(chunk_first(pd[0].chunk)), skip);
+	p->birth = b->version;
+	p->bytes = bytes;
+	p->count = n;
+	p->skip = skip;
+	p->shared = (const unsigned char *)(chunks + n);
+	p->prefix = prefix;
+	p->chunks = chunks;
+	return p;
+}
+
+/* Makes pages of the pending chunks: one, or pieces of about PAGE_TARGET
+ * when there are more than PAGE_MAX. */
+static void page_flush(struct builder *b)
+{
+	size_t n = b->npend, pieces, done = 0;
+
+	if (b->err || n == 0)
+		return;
+	pieces = n <= PAGE_MAX ? 1 : (n + PAGE_TARGET - 1) / PAGE_TARGET;
+	for (size_t i = 0; i < pieces && !b->err; i++) {
+		size_t len = (n - done) / (pieces - i);
+		struct sm_page *p = page_new(b, B_PEND(b) + done, len);
+
+		if (!p) {
+			b->err = -ENOMEM;
+			break;
+		}
+		b->added_bytes += p->bytes;
+		top_push(b, p, 0, false);
+		done += len;
+	}
+	b->npend = 0;
+}
+
+static inline bool dpos_before(struct dpos a, struct dpos b)
+{
+	return a.page < b.page || (a.page == b.page && a.slot < b.slot);
+}
+
+static inline const struct sm_chunk *old_chunk(const struct builder *b,
+					       struct dpos at)
+{
+	return b->old->pages[at.page]->chunks[at.slot];
+}
+
+static inline void dpos_next(const struct builder *b, struct dpos *at)
+{
+	if (++at->slot < b->old->pages[at->page]->count)
+		return;
+	at->slot = 0;
+	at->page++;
+}
+
+/*
+ * Appends old chunks [from, to) to the new directory: a whole page is
+ * shared, unless the pending chunks are too few for a page of their own
+ * (then it is taken apart and joins them); chunks of a page taken apart
+ * keep their prefixes.
+ */
+static void dir_share(struct builder *b, struct dpos from, struct dpos to)
+{
+	while (!b->err && dpos_before(from, to)) {
+		const struct sm_page *p = b->old->pages[from.page];
+		size_t end = from.page < to.page ? p->count : to.slot;
+
+		if (from.slot == 0 && end == p->count &&
+		    (b->npend == 0 || b->npend >= PAGE_MIN)) {
+			page_flush(b);
+			top_push(b, (struct sm_page *)p,
+				 b->old->dir_prefix[from.page], true);
+		} else {
+			drop_page(b, from.page);
+			for (size_t s = from.slot; s < end; s++)
+				pend_push(b, p->chunks[s], p->prefix[s],
+					  p->skip);
+		}
+		if (end == p->count) {
+			from.page++;
+			from.slot = 0;
+		} else {
+			from.slot = end;
+		}
+	}
+}
+
+/* Appends a chunk this build made (freed if the build fails). */
 static void dir_push_new(struct builder *b, struct sm_chunk *c)
 {
-	if (!reserve_dir(b, 1))
+	if (!b->err)
 		b->err = reserve(&b->s->fresh, &b->s->capfresh, b->nfresh + 1,
-				 sizeof(size_t));
+				 sizeof(struct sm_chunk *));
 	if (b->err) {
 		chunk_free(c);
 		return;
 	}
-	B_FRESH(b)[b->nfresh++] = b->ndir;
-	B_DIR(b)[b->ndir] = c;
-	B_DIRP(b)[b->ndir] = 0;		/* computed in builder_finish */
-	b->ndir++;
+	B_FRESH(b)[b->nfresh++] = c;
+	pend_push(b, c, 0, NO_PREFIX);
 }
 
 /* Room for @more entries in the run. */
@@ -1157,15 +1423,18 @@ static void run_flush(struct builder *b)
 
 /*
  * Merges old chunk @ci with @changes[0..n) into the pending run; the chunk
- * is dropped, and the values the changes replace or delete die.  Each change
+ * and its page are dropped, and the values the changes replace or delete
+ * die.  Each change
  * finds its place by search, so a chunk with few changes costs a copy,
  * not a comparison per entry.
  */
-static void run_merge(struct builder *b, size_t ci,
+static void run_merge(struct builder *b, struct dpos ci,
 		      const struct sm_change *changes, size_t n)
 {
-	const struct sm_chunk *c = b->old->chunks[ci];
+	const struct sm_chunk *c = old_chunk(b, ci);
 	size_t i = 0;
+
+	drop_page(b, ci.page);
 
 	if (run_reserve(b, c->count + n))
 		return;
@@ -1199,6 +1468,7 @@ static void builder_init(struct builder *b,
 	b->old = old;
 	b->version = version;
 	b->s = &map->scratch;
+	b->dropped_page = SIZE_MAX;
 }
 
 /* Scratch past this many entries is not kept for the next write. */
@@ -1224,53 +1494,50 @@ void sm_scratch_free(struct sm_scratch *s)
 	sm_free(s->run_prefix);
 	sm_free(s->run_entry);
 	sm_free(s->seg);
-	sm_free(s->dir);
-	sm_free(s->dirp);
+	sm_free(s->pend);
+	sm_free(s->top);
 	sm_free(s->fresh);
 	sm_free(s->kill);
 	memset(s, 0, sizeof(*s));
 }
 
-/* The directory prefix of chunk @c: of its first key, after @skip. */
-static uint64_t chunk_prefix_in(const struct sm_chunk *c, size_t skip)
+/* The bytes the first keys of the new top level's pages share. */
+static size_t top_common(const struct builder *b)
 {
-	const struct sm_entry *first = chunk_first(c);
-
-	return key_prefix(sm_entry_key(first), first->klen, skip);
-}
-
-/* The bytes all first keys of the built directory share. */
-static size_t dir_common(const struct builder *b)
-{
-	size_t n = b->ndir;
+	size_t n = b->ntop;
 
 	if (n < 2 || !bytewise(b->map))
 		return 0;
-	return common_prefix(chunk_first(B_DIR(b)[0]),
-			     chunk_first(B_DIR(b)[n - 1]));
+	return common_prefix(page_first(B_TOP(b)[0].page),
+			     page_first(B_TOP(b)[n - 1].page));
 }
 
 /*
- * Turns the builder's directory into a snapshot, or, on failure, frees
- * the chunks it built (their entries belong to the caller or to the old
- * snapshot).
+ * Turns the builder's top level into a snapshot, or, on failure, frees
+ * the chunks and pages it built (their entries are copies; the old
+ * snapshot's chunks and pages stay as they were).
  */
 static struct snapmap_snapshot *builder_finish(struct builder *b,
 					       struct sm_delta *delta)
 {
 	struct snapmap_snapshot *snap = NULL;
-	size_t n = b->ndir, skip = b->err ? 0 : dir_common(b);
+	size_t n = b->ntop, skip = b->err ? 0 : top_common(b), own;
+	bool reuse = b->old && b->old->dir_skip == skip;
+	struct sm_page **pages;
 	uint64_t *prefix;
-	struct sm_chunk **chunks;
 
+	own = sizeof(*snap) + n * (sizeof(*prefix) + sizeof(*pages)) + skip;
 	if (!b->err) {
-		snap = sm_alloc(sizeof(*snap) + skip);
+		snap = sm_alloc(own);
 		if (!snap)
 			b->err = -ENOMEM;
 	}
 	if (b->err) {
+		for (size_t i = 0; i < b->ntop; i++)
+			if (!B_TOP(b)[i].shared)
+				sm_free(B_TOP(b)[i].page);
 		for (size_t i = 0; i < b->nfresh; i++)
-			chunk_free(B_DIR(b)[B_FRESH(b)[i]]);
+			chunk_free(B_FRESH(b)[i]);
 		sm_free(b->drop);
 		b->drop = NULL;
 		scratch_trim(b->s);
@@ -1279,41 +1546,34 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 
 	memset(snap, 0, sizeof(*snap));
 	urcu_ref_init(&snap->ref);
+	snap->own_bytes = own;
 	snap->map = b->map;
 	snap->version = b->version;
 	snap->count = b->count;
-	snap->nchunks = n;
+	snap->npages = n;
+	prefix = (uint64_t *)(snap + 1);
+	pages = (struct sm_page **)(prefix + n);
 	snap->dir_skip = skip;
 	if (skip) {
-		memcpy(snap + 1, sm_entry_key(chunk_first(B_DIR(b)[0])), skip);
-		snap->dir_shared = (const unsigned char *)(snap + 1);
+		memcpy(pages + n, sm_entry_key(page_first(B_TOP(b)[0].page)),
+		       skip);
+		snap->dir_shared = (const unsigned char *)(pages + n);
 	}
-	/*
-	 * The directory the builder assembled becomes the snapshot's: the
-	 * scratch arrays are handed over, not copied (a put at a million
-	 * entries would copy 62 KB twice), and the next build grows new ones.
-	 */
-	chunks = n ? B_DIR(b) : NULL;
-	prefix = n ? B_DIRP(b) : NULL;
-	snap->own_bytes = sizeof(*snap) + skip;
-	if (n) {
-		snap->own_bytes += b->s->capdir * sizeof(*chunks) +
-				   b->s->capdirp * sizeof(*prefix);
-		b->s->dir = b->s->dirp = NULL;
-		b->s->capdir = b->s->capdirp = 0;
-	}
-	/* Shared chunks keep their prefix unless the shared bytes moved;
-	 * then every prefix is taken again. */
-	if (b->old && b->old->dir_skip == skip) {
-		for (size_t k = 0; k < b->nfresh; k++)
-			prefix[B_FRESH(b)[k]] =
-				chunk_prefix_in(chunks[B_FRESH(b)[k]], skip);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			prefix[i] = chunk_prefix_in(chunks[i], skip);
+	/* Shared pages keep their prefix unless the shared bytes moved. */
+	for (size_t i = 0; i < n; i++) {
+		const struct topent *t = &B_TOP(b)[i];
+		const struct sm_entry *first;
+
+		pages[i] = t->page;
+		if (t->shared && reuse) {
+			prefix[i] = t->prefix;
+			continue;
+		}
+		first = page_first(t->page);
+		prefix[i] = key_prefix(sm_entry_key(first), first->klen, skip);
 	}
 	snap->dir_prefix = prefix;
-	snap->chunks = chunks;
+	snap->pages = pages;
 	/* The build cannot fail any more: mark the values that die. */
 	for (size_t k = 0; k < b->nkill; k++) {
 		struct sm_chunk *c = B_KILL(b)[k].chunk;
@@ -1340,17 +1600,31 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 	return builder_finish(&b, NULL);
 }
 
+/* The position of the old chunk @key falls into. */
+static struct dpos old_pos_of(const struct builder *b, const void *key,
+			      size_t klen)
+{
+	struct level l = top_level(b->old);
+	struct dpos at;
+
+	at.page = level_of(b->map, &l, key, klen);
+	l = page_level(b->old->pages[at.page]);
+	at.slot = level_of(b->map, &l, key, klen);
+	return at;
+}
+
 /* The end of the changes, from @j on, that fall into old chunk @ci: those
  * before the next chunk's first key. */
-static size_t changes_in_chunk(const struct builder *b, size_t ci,
+static size_t changes_in_chunk(const struct builder *b, struct dpos ci,
 			       const struct sm_change *changes, size_t j,
 			       size_t nchanges)
 {
 	const struct sm_entry *next;
 
-	if (ci + 1 >= b->old->nchunks)
+	dpos_next(b, &ci);
+	if (ci.page == b->old->npages)
 		return nchanges;
-	next = chunk_first(b->old->chunks[ci + 1]);
+	next = chunk_first(old_chunk(b, ci));
 	while (j < nchanges &&
 	       sm_compare(b->map, changes[j].key, changes[j].klen,
 			  sm_entry_key(next), next->klen) < 0)
@@ -1363,14 +1637,14 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 size_t nchanges, uint64_t version,
 					 struct sm_delta *delta)
 {
+	const struct dpos end = { old->npages, 0 };
+	struct dpos ci = { 0, 0 };
 	struct builder b;
-	size_t ci = 0, j = 0;
+	size_t j = 0;
 
 	builder_init(&b, old, old->map, version);
 	b.count = old->count;
-	/* The new directory in one allocation (it becomes the snapshot's). */
-	reserve_dir(&b, old->nchunks + 8);
-	if (old->nchunks == 0) {
+	if (old->npages == 0) {
 		run_reserve(&b, nchanges);
 		for (; j < nchanges && !b.err; j++)
 			if (changes[j].entry)
@@ -1379,33 +1653,34 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 		run_flush(&b);
 	}
 	/*
-	 * Untouched chunks are shared in bulk; each chunk a change falls
-	 * into is rebuilt.  A rebuilt run shorter than CHUNK_MIN absorbs the
-	 * next chunk rather than leave a small chunk behind.
+	 * Untouched pages are shared whole; each chunk a change falls into
+	 * is rebuilt, and the other chunks of its page join the new page.
+	 * A rebuilt run shorter than CHUNK_MIN absorbs the next chunk rather
+	 * than leave a small chunk behind.
 	 */
-	while (ci < old->nchunks && !b.err) {
-		size_t target = j < nchanges ?
-			dir_chunk_of(old, changes[j].key, changes[j].klen) :
-			old->nchunks;
-		size_t end;
+	while (dpos_before(ci, end) && !b.err) {
+		struct dpos target = j < nchanges ?
+			old_pos_of(&b, changes[j].key, changes[j].klen) : end;
+		size_t stop;
 
-		if (target < ci)
+		if (dpos_before(target, ci))
 			target = ci;
 		if (b.nrun == 0) {
 			dir_share(&b, ci, target);
 			ci = target;
-			if (ci == old->nchunks)
+			if (!dpos_before(ci, end))
 				break;
 		}
-		end = ci == target ? changes_in_chunk(&b, ci, changes, j,
-						      nchanges) : j;
-		run_merge(&b, ci, changes + j, end - j);
-		j = end;
-		ci++;
+		stop = ci.page == target.page && ci.slot == target.slot ?
+		       changes_in_chunk(&b, ci, changes, j, nchanges) : j;
+		run_merge(&b, ci, changes + j, stop - j);
+		j = stop;
+		dpos_next(&b, &ci);
 		if (b.nrun >= CHUNK_MIN || b.runbytes >= SM_ARENA_MIN ||
-		    ci == old->nchunks)
+		    !dpos_before(ci, end))
 			run_flush(&b);
 	}
+	page_flush(&b);
 	return builder_finish(&b, delta);
 }
 
@@ -1419,8 +1694,13 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 
 	builder_init(&b, NULL, old->map, version);
 	b.count = n;
-	for (size_t i = 0; i < old->nchunks; i++)
-		drop_item(&b, (uintptr_t)old->chunks[i]);
+	for (size_t i = 0; i < old->npages; i++) {
+		const struct sm_page *p = old->pages[i];
+
+		drop_item(&b, (uintptr_t)p | ITEM_PAGE);
+		for (size_t k = 0; k < p->count; k++)
+			drop_item(&b, (uintptr_t)p->chunks[k]);
+	}
 	for (size_t done = 0; done < n && !b.err;) {
 		size_t len = n - done <= CHUNK_MAX ? n - done : CHUNK_TARGET;
 
@@ -1431,10 +1711,12 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 		run_flush(&b);
 		done += len;
 	}
+	page_flush(&b);
 	snap = builder_finish(&b, delta);
 	/* Every value of @old dies. */
-	for (size_t i = 0; snap && has_destructor(&b) && i < old->nchunks; i++)
-		old->chunks[i]->kills = KILLS_ALL;
+	for (size_t i = 0; snap && has_destructor(&b) && i < old->npages; i++)
+		for (size_t k = 0; k < old->pages[i]->count; k++)
+			old->pages[i]->chunks[k]->kills = KILLS_ALL;
 	return snap;
 }
 
@@ -1456,6 +1738,10 @@ void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
 {
 	struct sm_chunk *c = (struct sm_chunk *)item;
 
+	if (item & ITEM_PAGE) {
+		sm_free((void *)(item & ~ITEM_PAGE));
+		return;
+	}
 	for (size_t i = 0; c->kills != KILLS_NONE && i < c->count; i++)
 		if (chunk_value_died(c, i))
 			sm_value_destroy(map, chunk_entry_at(c, i));
@@ -1464,18 +1750,23 @@ void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
 
 void sm_reclaim_free_all(struct snapmap_snapshot *snap)
 {
-	for (size_t i = 0; i < snap->nchunks; i++) {
-		struct sm_chunk *c = snap->chunks[i];
+	for (size_t i = 0; i < snap->npages; i++) {
+		struct sm_page *p = snap->pages[i];
 
-		for (size_t k = 0; snap->map->value_destroy && k < c->count; k++)
-			sm_value_destroy(snap->map, chunk_entry_at(c, k));
-		chunk_free(c);
+		for (size_t s = 0; s < p->count; s++) {
+			struct sm_chunk *c = p->chunks[s];
+
+			for (size_t k = 0; snap->map->value_destroy &&
+					   k < c->count; k++)
+				sm_value_destroy(snap->map,
+						 chunk_entry_at(c, k));
+			chunk_free(c);
+		}
+		sm_free(p);
 	}
 }
 
 void sm_layout_free(struct snapmap_snapshot *snap)
 {
-	sm_free((void *)snap->chunks);
-	sm_free((void *)snap->dir_prefix);
 	sm_free(snap);
 }

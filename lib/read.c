@@ -62,15 +62,16 @@ uint64_t snapmap_version(const struct snapmap_snapshot *snap)
 	return snap ? snap->version : 0;
 }
 
-/* Iterator state: priv[0] the snapshot, priv[1..2] the cursor; @e is the
+/* Iterator state: priv[0] the snapshot, priv[1..3] the cursor; @e is the
  * entry under it. */
 static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
 		    const struct sm_cursor *cur, const struct sm_entry *e,
 		    struct snapmap_kv *kv)
 {
 	it->priv[0] = (uintptr_t)snap;
-	it->priv[1] = cur->chunk;
-	it->priv[2] = cur->index;
+	it->priv[1] = cur->page;
+	it->priv[2] = cur->slot;
+	it->priv[3] = cur->index;
 	if (!e)
 		return -ENOENT;
 	kv->key = sm_entry_key(e);
@@ -78,6 +79,13 @@ static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap
 	kv->val = sm_entry_val(e);
 	kv->vlen = e->vlen;
 	return 0;
+}
+
+static void iter_cursor(const struct snapmap_iter *it, struct sm_cursor *cur)
+{
+	cur->page = it->priv[1];
+	cur->slot = it->priv[2];
+	cur->index = it->priv[3];
 }
 
 int snapmap_iter_first(const struct snapmap_snapshot *snap,
@@ -114,8 +122,7 @@ int snapmap_iter_next(struct snapmap_iter *it, struct snapmap_kv *kv)
 		return -EINVAL;
 	snap = (const struct snapmap_snapshot *)it->priv[0];
 	sm_check_read(snap, __func__);
-	cur.chunk = it->priv[1];
-	cur.index = it->priv[2];
+	iter_cursor(it, &cur);
 	return iter_set(it, snap, &cur, sm_layout_next(snap, &cur), kv);
 }
 
@@ -131,11 +138,11 @@ int snapmap_iter_next_n(struct snapmap_iter *it, struct snapmap_kv *kv,
 		return -EINVAL;
 	snap = (const struct snapmap_snapshot *)it->priv[0];
 	sm_check_read(snap, __func__);
-	cur.chunk = it->priv[1];
-	cur.index = it->priv[2];
+	iter_cursor(it, &cur);
 	*n = sm_layout_next_n(snap, &cur, kv, max);
-	it->priv[1] = cur.chunk;
-	it->priv[2] = cur.index;
+	it->priv[1] = cur.page;
+	it->priv[2] = cur.slot;
+	it->priv[3] = cur.index;
 	return *n ? 0 : -ENOENT;
 }
 

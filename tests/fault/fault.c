@@ -281,7 +281,7 @@ static size_t nchunks(struct snapmap *map)
 	size_t n;
 
 	rcu_read_lock();
-	n = snapmap_snapshot(map)->nchunks;
+	n = sm_layout_nchunks(snapmap_snapshot(map));
 	rcu_read_unlock();
 	return n;
 }

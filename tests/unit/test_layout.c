@@ -1,7 +1,7 @@
 /*
  * test_layout.c - the snapshot layout against a model.
  *
- * The layout (lib/layout.c) cuts a snapshot into chunks of about 256
+ * The layout (lib/layout.c) cuts a snapshot into chunks of about 128
  * entries, splits and absorbs chunks as writes land, and searches with
  * 8-byte key prefixes taken after the bytes a chunk's keys share.  These
  * tests drive it through sizes around the chunk boundaries and through
@@ -251,12 +251,12 @@ static void teardown(void)
 ParameterizedTestParameters(layout, model)
 {
 	static struct layout_case cases[] = {
-		/* Around a built chunk (256), the split point (512) and
-		 * twice that (two full chunks, 1024). */
-		{ DECIMAL, 0 }, { DECIMAL, 1 }, { DECIMAL, 255 },
+		/* Around a built chunk (128), the split point (256) and
+		 * twice that (two full chunks, 512). */
+		{ DECIMAL, 0 }, { DECIMAL, 1 }, { DECIMAL, 127 },
+		{ DECIMAL, 128 }, { DECIMAL, 129 }, { DECIMAL, 255 },
 		{ DECIMAL, 256 }, { DECIMAL, 257 }, { DECIMAL, 511 },
-		{ DECIMAL, 512 }, { DECIMAL, 513 }, { DECIMAL, 1023 },
-		{ DECIMAL, 1024 }, { DECIMAL, 1025 }, { DECIMAL, 6000 },
+		{ DECIMAL, 512 }, { DECIMAL, 513 }, { DECIMAL, 6000 },
 		{ LONG_PREFIX, 3000 }, { LATE_DIFF, 3000 },
 		{ BINARY_ZEROS, 3000 }, { NESTED, 3000 }, { SUBTREES, 3000 },
 	};
@@ -496,4 +496,161 @@ Test(layout, big_values, .init = setup, .fini = teardown, .timeout = 120)
 	rcu_read_unlock();
 	cr_assert_eq(snapmap_destroy(map), 0);
 	free(buf);
+}
+
+/*
+ * Maps of tens of thousands of keys: the directory's pages (about 64
+ * chunks each) are shared, split, taken apart and absorbed as single
+ * writes and batches land, while a pinned snapshot keeps its own.  Keys
+ * are "key:%010u", whose order is their number's, so the model is an
+ * array indexed by number.
+ */
+#define BIG_SPACE 120000u
+
+struct big_model {
+	long value[BIG_SPACE];	/* -1: absent */
+	size_t n;
+};
+
+static void big_key(unsigned id, char *key)
+{
+	snprintf(key, 16, "key:%010u", id);
+}
+
+static void big_check(const struct snapmap_snapshot *snap,
+		      const struct big_model *m)
+{
+	struct snapmap_iter it;
+	struct snapmap_kv kv[100];
+	unsigned id = 0;
+	size_t seen = 0, got;
+	char key[16];
+	int rc;
+
+	cr_assert_eq(snapmap_count(snap), m->n);
+	rc = snapmap_iter_first(snap, &it, &kv[0]);
+	got = rc == 0;
+	while (rc == 0) {
+		for (size_t i = 0; i < got; i++, seen++, id++) {
+			while (id < BIG_SPACE && m->value[id] < 0)
+				id++;
+			cr_assert_lt(id, BIG_SPACE, "more keys than the model");
+			big_key(id, key);
+			cr_assert(kv[i].klen == 14 &&
+				  memcmp(kv[i].key, key, 14) == 0,
+				  "entry %zu is not %s", seen, key);
+			cr_assert_eq(*(const long *)kv[i].val, m->value[id]);
+		}
+		rc = snapmap_iter_next_n(&it, kv, 100, &got);
+	}
+	cr_assert_eq(seen, m->n);
+	for (unsigned k = 0; k < BIG_SPACE; k += 7) {
+		const void *val;
+		int found;
+
+		big_key(k, key);
+		found = snapmap_find(snap, key, 14, &val, NULL);
+		cr_assert_eq(found, m->value[k] < 0 ? -ENOENT : 0, "%s", key);
+		if (found == 0)
+			cr_assert_eq(*(const long *)val, m->value[k]);
+	}
+}
+
+static void big_check_map(struct snapmap *map, const struct big_model *m)
+{
+	rcu_read_lock();
+	big_check(snapmap_snapshot(map), m);
+	rcu_read_unlock();
+}
+
+static void big_write(struct snapmap *map, struct snapmap_batch *b,
+		      struct big_model *m, unsigned id, long value)
+{
+	char key[16];
+	int rc;
+
+	big_key(id, key);
+	if (value < 0) {
+		rc = b ? snapmap_batch_delete(b, key, 14) :
+			 snapmap_delete(map, key, 14);
+		cr_assert_eq(rc, b || m->value[id] >= 0 ? 0 : -ENOENT);
+		m->n -= m->value[id] >= 0;
+	} else {
+		rc = b ? snapmap_batch_put(b, key, 14, &value, sizeof(value)) :
+			 snapmap_put(map, key, 14, &value, sizeof(value));
+		cr_assert_eq(rc, 0);
+		m->n += m->value[id] < 0;
+	}
+	m->value[id] = value;
+}
+
+static void big_commit(struct snapmap_batch *b)
+{
+	cr_assert_eq(snapmap_batch_commit(b, NULL, NULL), 0);
+	cr_assert_eq(snapmap_batch_abort(b), 0);
+}
+
+Test(layout, many_pages, .init = setup, .fini = teardown, .timeout = 240)
+{
+	struct big_model *m = malloc(sizeof(*m)), *pm = malloc(sizeof(*m));
+	struct snapmap *map = snapmap_new(NULL);
+	struct snapmap_batch *b;
+	const struct snapmap_snapshot *pin;
+	unsigned seed = 4242;
+
+	cr_assert(m && pm && map);
+	for (unsigned i = 0; i < BIG_SPACE; i++)
+		m->value[i] = -1;
+	m->n = 0;
+	b = snapmap_batch_new(map);
+	cr_assert_not_null(b);
+
+	/* 96,000 keys in one batch: 750 chunks in 12 pages. */
+	for (unsigned i = 0; i < BIG_SPACE; i++)
+		if (i % 5)
+			big_write(map, b, m, i, i);
+	big_commit(b);
+	big_check_map(map, m);
+	pin = snapmap_pin(map);
+	*pm = *m;
+
+	/* Single writes spread over every page. */
+	for (int i = 0; i < 3000; i++) {
+		unsigned id = (unsigned)rand_r(&seed) % BIG_SPACE;
+
+		big_write(map, NULL, m, id, rand_r(&seed) % 4 ? i : -1);
+	}
+	big_check_map(map, m);
+
+	/* Empty a third of the key space: pages shrink and are absorbed. */
+	for (unsigned i = 30000; i < 70000; i++)
+		if (m->value[i] >= 0)
+			big_write(map, b, m, i, -1);
+	big_commit(b);
+	big_check_map(map, m);
+
+	/* Fill it again in random batches: pages grow and split. */
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 6000; i++) {
+			unsigned id = 30000 + (unsigned)rand_r(&seed) % 40000;
+
+			big_write(map, b, m, id, round * 10000 + i);
+		}
+		big_commit(b);
+	}
+	big_check_map(map, m);
+
+	/* Delete everything but a few keys at both ends, one by one. */
+	for (unsigned i = 50; i + 50 < BIG_SPACE; i++)
+		if (m->value[i] >= 0 && (i % 3 == 0 || i > 60000))
+			big_write(map, NULL, m, i, -1);
+	big_check_map(map, m);
+
+	/* The pinned snapshot still holds the first version. */
+	big_check(pin, pm);
+	snapmap_unpin(pin);
+	snapmap_batch_free(b);
+	cr_assert_eq(snapmap_destroy(map), 0);
+	free(m);
+	free(pm);
 }
