@@ -6,8 +6,8 @@
  * in staging order starting from the key's current value to check the
  * conditions and find the key's final state, and publishes all final
  * states in one merge: O(k log k) for the sort, O(k log n) for the
- * look-ups, then every touched chunk rebuilt once (layout.c).  Single-key writes are commits of one
- * op (write.c).
+ * look-ups, then every touched chunk rebuilt once (build.c).  Single-key
+ * writes are commits of one op (write.c).
  */
 #include "internal.h"
 

@@ -3,7 +3,7 @@
  *
  * A write copies its key and value into a staged entry before it takes
  * the writer mutex; the publish copies the entry into the arena of the
- * chunk that holds it (layout.c), and the write frees the staged one.
+ * chunk that holds it (build.c), and the write frees the staged one.
  */
 #include "internal.h"
 

@@ -4,7 +4,9 @@
  * Module map:
  *   alloc.c    the one allocation seam (every byte the library allocates)
  *   entry.c    immutable key/value entries and their reference counts
- *   layout.c   snapshot layout: build, search, iterate, merge, free
+ *   layout.h   the snapshot layout (chunks, pages, key prefixes), for:
+ *   search.c     look-ups, seeks, iteration
+ *   build.c      building snapshots (merge, full build), freeing them
  *   map.c      map creation, configuration, destruction
  *   read.c     read side: snapshot, find, iterate, get, pin/unpin
  *   write.c    writer mutex, publish, plain put/delete
@@ -84,7 +86,7 @@ long sm_alloc_live(void);
 /*
  * An entry: a key and its value, in one of two places.  A write stages
  * its entries on their own (sm_entry_new); a snapshot stores them as
- * records in the arena of the chunk that holds them (layout.c), and a
+ * records in the arena of the chunk that holds them (layout.h), and a
  * write that rebuilds a chunk copies its records.  Both have this
  * header, the value after it and the key after the value.  The value is
  * aligned for any object of its size: to the largest power of two that
@@ -134,7 +136,7 @@ void sm_entry_free(struct sm_entry *e);
  * stored in the map and no snapshot can show it any more. */
 void sm_value_destroy(struct snapmap *map, const struct sm_entry *e);
 
-/* Buffers a writer reuses from one build to the next (layout.c), so that
+/* Buffers a writer reuses from one build to the next (build.c), so that
  * a publish does not return big arrays to the kernel and fault them back
  * in.  Under the writer mutex. */
 struct sm_scratch {
@@ -239,15 +241,15 @@ int sm_bytewise_compare(const void *a, size_t alen,
 			const void *b, size_t blen);
 
 /* ------------------------------------------------------------------ */
-/* layout.c: the snapshot layout.  Only this file knows how a snapshot  */
-/* stores its entries; everything else goes through these functions.    */
+/* The snapshot layout (layout.h, search.c, build.c).  Only those files */
+/* know how a snapshot stores its entries; the rest uses these.         */
 /* ------------------------------------------------------------------ */
 
 /*
  * Chunk sizes: a build cuts runs into chunks of SM_CHUNK_TARGET entries,
  * a chunk that grows past SM_CHUNK_MAX is split, and one that shrinks
  * below SM_CHUNK_MIN absorbs its neighbour.  A write copies the chunk it
- * falls into, records included, and two small directory levels (layout.c),
+ * falls into, records included, and two small directory levels (layout.h),
  * so smaller chunks make writes cheaper: a batch of 1,000 random puts at
  * a million entries rebuilds most of the chunks it touches either way.
  * 128 made single puts and batches faster than 256 and 512, with look-ups
@@ -296,7 +298,7 @@ struct snapmap_snapshot {
 	struct sm_dropblock *dropped;	/* objects this one is the newest
 					 * live holder of, not in ->newer */
 
-	/* Directory (layout.c): the top level, a list of pages. */
+	/* Directory (layout.h): the top level, a list of pages. */
 	size_t npages;
 	size_t dir_skip;		/* bytes the pages' first keys share */
 	const unsigned char *dir_shared;	/* those bytes */
@@ -309,7 +311,7 @@ struct snapmap_snapshot {
 /*
  * Objects retired by a publish: the chunks and pages of the old snapshot
  * that the new one no longer holds.  Each is freed when no live snapshot holds it
- * any more (reclaim.c), with the values that died in it (layout.c).
+ * any more (reclaim.c), with the values that died in it (build.c).
  */
 struct sm_dropblock {
 	struct sm_dropblock *next;

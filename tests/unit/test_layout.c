@@ -1,7 +1,7 @@
 /*
  * test_layout.c - the snapshot layout against a model.
  *
- * The layout (lib/layout.c) cuts a snapshot into chunks of about 128
+ * The layout (lib/layout.h) cuts a snapshot into chunks of about 128
  * entries, splits and absorbs chunks as writes land, and searches with
  * 8-byte key prefixes taken after the bytes a chunk's keys share.  These
  * tests drive it through sizes around the chunk boundaries and through

@@ -1,0 +1,343 @@
+/*
+ * layout.h - the snapshot layout, shared by search.c (reading it) and
+ * build.c (writing it).  Not installed; only these two files include it.
+ *
+ * A snapshot is a directory of chunks; a chunk is an immutable, sorted
+ * run of about CHUNK_TARGET entries, stored in the chunk itself: the
+ * search structure, then an arena of records (header, value, key) in key
+ * order, so that a look-up reads no memory outside its chunk and a scan
+ * walks the arena.  The directory has two levels, both shared between
+ * versions like chunks: pages of about PAGE_TARGET chunks, under the
+ * snapshot's own list of pages.  A write copies that list, one page and
+ * the chunks its changes fall into; everything else is shared with the
+ * previous version.
+ *
+ * Searching: under the default bytewise order every chunk keeps, next to
+ * its entry pointers, a dense array of 8-byte key prefixes taken after
+ * the bytes all of its keys share (keys such as "key:0000001234" share
+ * long prefixes), compared as big-endian integers; both directory levels
+ * do the same with their items' first keys.  A look-up is a branch-free
+ * binary search over the list's prefixes and the page's, a walk down the
+ * chunk's fanout-8 index, and a comparison of what follows the prefix.
+ * Under a caller's comparator the same structure is searched with it.
+ *
+ * Reclamation: a publish reports the chunks and pages the old snapshot
+ * held that the new one does not; reclaim.c frees each once no live
+ * snapshot holds it, asking sm_layout_holds().  A value dies with the
+ * chunk version that held it when a write replaced or deleted it; since
+ * its older copies sit in older chunks, such a chunk counts as held by
+ * every older snapshot, and its dead values are destroyed when it is
+ * freed.
+ */
+#ifndef SNAPMAP_LAYOUT_H
+#define SNAPMAP_LAYOUT_H
+
+#include "internal.h"
+
+#include <endian.h>
+#include <string.h>
+
+/* The chunk sizes, SM_CHUNK_* in internal.h (tests shape maps by them). */
+#define CHUNK_TARGET	SM_CHUNK_TARGET
+#define CHUNK_MAX	SM_CHUNK_MAX
+#define CHUNK_MIN	SM_CHUNK_MIN
+
+/*
+ * A chunk, laid out for search.  Its entries sit in leaf blocks of 8:
+ * the 8 key prefixes on one cache line, the 8 entry pointers on the next
+ * (the pair is fetched together).  Above the leaves, index levels of
+ * fanout 8 hold the last prefix of each block below, top level first, so
+ * a search reads one line per level: 3 lines for 128 entries where a
+ * binary search over the same prefixes reads about 5.
+ */
+#define FANOUT		8
+#define MAX_UP		4	/* index levels: enough for 8^5 entries */
+#define LINE		64
+
+struct sm_chunk {
+	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
+	uint64_t birth;		/* version of the first snapshot holding it */
+	size_t bytes;		/* the allocation's size */
+	/* Values that died in this chunk (set by the write that dropped it,
+	 * before it is retired; never read by readers). */
+	enum { KILLS_NONE, KILLS_SOME, KILLS_ALL } kills;
+	uint32_t kill_off;	/* bitmap of those (maps with a destructor) */
+	uint32_t arena_off;	/* the records */
+	uint32_t count;		/* >= 1 */
+	uint32_t skip;		/* bytes every key of the chunk shares */
+	uint32_t nup;		/* index levels above the leaves */
+	uint32_t top;		/* entries in the top index level */
+	uint32_t up_off[MAX_UP];	/* byte offsets, top level first */
+	uint32_t leaf_off;
+	uint32_t shared_off;	/* the @skip shared bytes */
+};
+
+struct leaf_block {
+	uint64_t prefix[FANOUT];	/* UINT64_MAX past the end */
+	struct sm_entry *entry[FANOUT];
+};
+
+/*
+ * The directory is two levels: the snapshot's top (its own) lists pages,
+ * and a page lists about PAGE_TARGET chunks.  Pages are immutable and
+ * shared between versions like chunks, so a write copies the top and
+ * the page its chunk is in, not a list of every chunk.  Each level keeps
+ * the bytes its items' first keys share and 8-byte prefixes after them,
+ * searched like a chunk's keys.
+ */
+#define PAGE_TARGET	64u
+#define PAGE_MAX	(2 * PAGE_TARGET)
+#define PAGE_MIN	(PAGE_TARGET / 4)
+
+struct sm_page {
+	uint64_t birth;		/* version of the first snapshot holding it */
+	size_t bytes;		/* the allocation's size */
+	size_t count;		/* chunks, >= 1 */
+	size_t skip;		/* bytes their first keys share */
+	const unsigned char *shared;	/* those bytes */
+	const uint64_t *prefix;	/* the first keys' prefixes after them */
+	struct sm_chunk *const *chunks;
+};
+
+static inline size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) / to * to;
+}
+
+static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
+{
+	return (const unsigned char *)c + c->shared_off;
+}
+
+static inline struct leaf_block *chunk_leaves(const struct sm_chunk *c)
+{
+	return (struct leaf_block *)((char *)c + c->leaf_off);
+}
+
+static inline uint64_t chunk_prefix_at(const struct sm_chunk *c, size_t i)
+{
+	return chunk_leaves(c)[i / FANOUT].prefix[i % FANOUT];
+}
+
+static inline struct sm_entry *chunk_entry_at(const struct sm_chunk *c,
+					      size_t i)
+{
+	return chunk_leaves(c)[i / FANOUT].entry[i % FANOUT];
+}
+
+static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)
+{
+	return chunk_entry_at(c, 0);
+}
+
+static inline bool bytewise(const struct snapmap *map)
+{
+	return map->compare == NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Key prefixes                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The 8 bytes of @key after its first @skip, zero-padded, as a
+ * big-endian integer.  Integer order of prefixes agrees with bytewise
+ * order of keys that share their first @skip bytes; equal prefixes need a
+ * full comparison.
+ */
+static inline uint64_t load_be64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+static inline uint32_t load_be32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return be32toh(v);
+}
+
+static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
+{
+	const unsigned char *k = key;
+	size_t rest = klen > skip ? klen - skip : 0;
+	uint64_t v = 0;
+
+	if (rest >= 8)
+		return load_be64(k + skip);
+	if (rest == 0)
+		return 0;
+	/* A short tail: the 8 bytes that end the key, shifted so the tail
+	 * comes first (no variable-length copy). */
+	if (klen >= 8)
+		return load_be64(k + klen - 8) << (64 - 8 * rest);
+	memcpy(&v, k + skip, rest);
+	return be64toh(v);
+}
+
+static inline size_t common_prefix(const struct sm_entry *a,
+				   const struct sm_entry *b)
+{
+	const unsigned char *ka = sm_entry_key(a), *kb = sm_entry_key(b);
+	size_t n = a->klen < b->klen ? a->klen : b->klen, i = 0;
+
+	while (i < n && ka[i] == kb[i])
+		i++;
+	return i;
+}
+
+/* First index of @a[0..n) whose value is >= @x, without branches on the
+ * data (the ternary compiles to a conditional move). */
+static inline size_t lower_bound_u64(const uint64_t *a, size_t n, uint64_t x)
+{
+	const uint64_t *base = a;
+
+	if (n == 0)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = base[half] < x ? base + half : base;
+		n -= half;
+	}
+	return (size_t)(base - a) + (*base < x);
+}
+
+/* memcmp for the short runs a search compares, inline: 8 bytes a step,
+ * compared as big-endian integers. */
+static inline int bytes_cmp(const unsigned char *a, const unsigned char *b,
+			    size_t n)
+{
+	size_t done = 0;
+
+	if (n >= 8) {
+		for (; done + 8 <= n; done += 8) {
+			uint64_t x = load_be64(a + done), y = load_be64(b + done);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		}
+		if (done < n) {
+			/* The last 8 bytes, overlapping what was equal. */
+			uint64_t x = load_be64(a + n - 8), y = load_be64(b + n - 8);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		}
+		return 0;
+	}
+	if (n >= 4) {
+		uint32_t x = load_be32(a), y = load_be32(b);
+
+		if (x == y) {
+			x = load_be32(a + n - 4);
+			y = load_be32(b + n - 4);
+		}
+		return x == y ? 0 : x < y ? -1 : 1;
+	}
+	for (; done < n; done++)
+		if (a[done] != b[done])
+			return a[done] < b[done] ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Compares @key with the @skip bytes every key of a run shares (@shared
+ * points at them): <0 when @key sorts before the whole run, >0 after it,
+ * 0 when it starts with them.
+ */
+static inline int against_shared(const void *key, size_t klen,
+				 const void *shared, size_t skip)
+{
+	int d;
+
+	if (!skip)
+		return 0;
+	d = bytes_cmp(key, shared, klen < skip ? klen : skip);
+	if (d == 0 && klen < skip)
+		return -1;	/* a proper prefix of the shared bytes */
+	return d;
+}
+
+/* How many of the 8 prefixes at @p are < @x (no branches on the data). */
+static inline size_t count_less8(const uint64_t *p, uint64_t x)
+{
+	return (size_t)(p[0] < x) + (p[1] < x) + (p[2] < x) + (p[3] < x) +
+	       (p[4] < x) + (p[5] < x) + (p[6] < x) + (p[7] < x);
+}
+
+/*
+ * Bytewise order of two keys that share their first @off bytes (the
+ * shared bytes and an equal 8-byte prefix, @off = skip + 8): only what
+ * follows needs comparing.  Where either key ends within @off, equal
+ * prefixes mean one is a prefix of the other (padding is zero bytes, and
+ * a zero byte of the longer key past the shorter's end): the shorter sorts
+ * first.
+ */
+static inline int tail_cmp(const struct sm_entry *e, const void *key,
+			   size_t klen, size_t off)
+{
+	if (e->klen > off && klen > off) {
+		size_t n = (e->klen < klen ? e->klen : klen) - off;
+		int c = bytes_cmp((const unsigned char *)sm_entry_key(e) + off,
+				  (const unsigned char *)key + off, n);
+
+		if (c)
+			return c;
+	}
+	return (e->klen > klen) - (e->klen < klen);
+}
+
+/* A level of the directory, for the searches both levels share. */
+struct level {
+	size_t n;
+	size_t skip;
+	const unsigned char *shared;
+	const uint64_t *prefix;
+	const void *const *items;
+	bool pages;		/* the items are pages (else chunks) */
+};
+
+static inline const struct sm_entry *page_first(const struct sm_page *p)
+{
+	return chunk_first(p->chunks[0]);
+}
+
+static inline struct level top_level(const struct snapmap_snapshot *snap)
+{
+	return (struct level){
+		snap->npages, snap->dir_skip, snap->dir_shared,
+		snap->dir_prefix, (const void *const *)snap->pages, true,
+	};
+}
+
+static inline struct level page_level(const struct sm_page *p)
+{
+	return (struct level){
+		p->count, p->skip, p->shared, p->prefix,
+		(const void *const *)p->chunks, false,
+	};
+}
+
+/* Retired objects are chunks (LINE-aligned) and pages, tagged. */
+#define ITEM_PAGE	((uintptr_t)1)
+
+/* search.c, for build.c */
+
+/*
+ * Lower bound of @key in chunk @c; *@exact tells whether the entry there
+ * is @key.
+ */
+size_t sm_chunk_lower_bound(const struct snapmap *map,
+			    const struct sm_chunk *c,
+			    const void *key, size_t klen, bool *exact);
+/* The item of level @l @key falls into: the last one whose first key is
+ * <= @key, or the first one.  @l has at least one item. */
+size_t sm_level_of(const struct snapmap *map, const struct level *l,
+		   const void *key, size_t klen);
+
+#endif /* SNAPMAP_LAYOUT_H */
