@@ -117,9 +117,8 @@ struct snapmap_update;
  * snapmap_compare_fn - a total order on keys.
  * Returns <0, 0 or >0 as a sorts before, equal to or after b.  Must be a
  * pure function of its arguments: it is called by readers concurrently
- * with writers, inside read-side critical sections, and by reclamation
- * (the call_rcu thread, snapmap_unpin) outside any, to find whether an
- * older pinned snapshot still holds an entry.
+ * with writers, inside read-side critical sections or on pinned
+ * snapshots, and by writers under the map's writer mutex.
  */
 typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
 				  const void *b, size_t blen, void *ctx);
@@ -127,10 +126,13 @@ typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
 /*
  * snapmap_value_destroy_fn - release what a stored value owns.
  * Called exactly once for each value stored in the map (by put, a compound
- * write, a batch or a load), after the grace period in which the last
- * snapshot holding it was retired and after the last pin of such a
- * snapshot was released.  @val points at the map's copy of the value
- * bytes.  Called from the call_rcu thread, from snapmap_unpin(), from
+ * write, a batch or a load), when no snapshot can show it any more: after
+ * the write that replaced or deleted it, the grace period of every
+ * snapshot older than that write, and the release of their pins (or at
+ * snapmap_destroy()).  @val points at a copy of the value bytes the map
+ * made, aligned like the values readers see (the map copies values as it
+ * rebuilds its chunks: compare contents, not addresses).  Called from the
+ * call_rcu thread, from snapmap_unpin(), from
  * snapmap_destroy(), or, for a value a later op of the same batch
  * overwrote (so never in any snapshot), from snapmap_batch_commit().  It
  * must not call into the same map.  Writes it makes to other maps never
@@ -172,19 +174,20 @@ struct snapmap_config {
 };
 
 /*
- * Default reclaim_limit: 64 MiB.  A write at n entries retires about
- * 32 bytes x sqrt(n) plus what it replaces (some 40 KiB at a million
- * entries), so this lets over a thousand writes wait for one grace
- * period before a writer is held back.
+ * Default reclaim_limit: 64 MiB.  A write retires the chunk it rebuilt
+ * (about 128 entries with their keys and values), one directory page and
+ * the snapshot's list of pages: some 8 KiB for 14-byte keys and 8-byte
+ * values, at any size up to a million entries, so thousands of writes
+ * can wait for one grace period before a writer is held back.
  */
 #define SNAPMAP_DEFAULT_RECLAIM_LIMIT	((size_t)64 << 20)
 
 /*
  * struct snapmap_kv - one entry as seen by a reader.  The pointers point
- * into the snapshot.  @val is aligned for any object of @vlen bytes: to
- * the largest power of two that divides @vlen, or to alignof(max_align_t)
- * if that is smaller (so a stored struct, integer, double or pointer can
- * be read in place; a 7-byte string may sit at any address).
+ * into the snapshot.  @val is aligned for any object that fits in @vlen
+ * bytes: to the largest power of two <= @vlen, at most
+ * alignof(max_align_t).  A stored struct (with or without a flexible array
+ * member), integer, double or pointer can be read in place.
  */
 struct snapmap_kv {
 	const void *key;
@@ -368,9 +371,11 @@ int snapmap_get(struct snapmap *map, const void *key, size_t klen,
  *
  * Returns a snapshot that stays valid, with every key and value read from
  * it, outside any read-side critical section and in any thread until
- * snapmap_unpin().  A pin keeps that snapshot and its entries alive, not
- * later snapshots; until it is released, memory of the superseded
- * entries cannot be reclaimed.  Returns NULL with errno EINVAL for a NULL
+ * snapmap_unpin().  A pin keeps that snapshot alive, not later ones: the
+ * parts of it that later writes replace (a chunk of about 128 entries and
+ * a directory page per write) wait for the unpin, and so, in a map with a
+ * value destructor, do the values later writes replace or delete (their
+ * destructors run after it).  Returns NULL with errno EINVAL for a NULL
  * map.
  *
  * Takes the read lock itself: the calling thread must be a registered RCU

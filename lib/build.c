@@ -12,9 +12,9 @@
 
 /* Where everything of a chunk of @count entries, @skip shared bytes and
  * @arena bytes of records goes (offsets into @c, when given) and how many
- * bytes it takes; @killmap: room for a bitmap of dead values. */
-static size_t chunk_geometry(size_t count, size_t skip, bool killmap,
-			     size_t arena, struct sm_chunk *c)
+ * bytes it takes. */
+static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
+			     struct sm_chunk *c)
 {
 	size_t sizes[MAX_UP], nup = 0, off, level = count;
 
@@ -38,10 +38,6 @@ static size_t chunk_geometry(size_t count, size_t skip, bool killmap,
 	if (c)
 		c->leaf_off = (uint32_t)off;
 	off += (count + FANOUT - 1) / FANOUT * sizeof(struct leaf_block);
-	if (c)
-		c->kill_off = killmap ? (uint32_t)off : 0;
-	if (killmap)
-		off += round_up(count, 64) / 8;
 	off = round_up(off, alignof(max_align_t));
 	if (c)
 		c->arena_off = (uint32_t)off;
@@ -100,8 +96,6 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
  *              prefixes was taken: a chunk rebuilt with the same shared
  *              bytes copies its old prefixes instead of reading every
  *              key again (a cache miss per entry);
- *   kill       the values the build replaces or deletes, for maps with a
- *              value destructor.
  */
 struct builder {
 	struct snapmap *map;
@@ -115,7 +109,6 @@ struct builder {
 	size_t nrun;
 	size_t runbytes;		/* about what the run's records take */
 	size_t nseg;
-	size_t nkill;
 	size_t count;			/* entries the new snapshot holds */
 	struct sm_dropblock *drop;	/* what the old snapshot loses */
 	size_t capdrop;
@@ -146,11 +139,6 @@ struct topent {
 	bool shared;
 };
 
-/* A value that dies: record @index of old chunk @chunk. */
-struct kill {
-	struct sm_chunk *chunk;
-	size_t index;
-};
 
 struct run_seg {
 	size_t start;
@@ -168,7 +156,6 @@ struct run_seg {
 #define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
 #define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
 #define B_SEG(b)	((struct run_seg *)(b)->s->seg)
-#define B_KILL(b)	((struct kill *)(b)->s->kill)
 
 /* Run entries: records of old chunks, or staged entries, tagged. */
 #define RUN_STAGED	((uintptr_t)1)
@@ -186,6 +173,20 @@ static inline bool run_staged(const struct sm_entry *e)
 static inline bool has_destructor(const struct builder *b)
 {
 	return b->map->value_destroy != NULL;
+}
+
+/* Memory a retired object takes. */
+static size_t item_bytes(uintptr_t item)
+{
+	switch (item & ITEM_TAGS) {
+	case ITEM_GRAVE:
+		return sm_entry_span((const void *)(item & ~ITEM_TAGS)) +
+		       alignof(max_align_t);
+	case ITEM_PAGE:
+		return ((const struct sm_page *)(item & ~ITEM_TAGS))->bytes;
+	default:
+		return ((const struct sm_chunk *)item)->bytes;
+	}
 }
 
 static void drop_item(struct builder *b, uintptr_t item)
@@ -213,9 +214,7 @@ static void drop_item(struct builder *b, uintptr_t item)
 		b->capdrop = cap;
 	}
 	b->drop->items[b->drop->n++] = item;
-	b->dropped_bytes += item & ITEM_PAGE ?
-		((const struct sm_page *)(item & ~ITEM_PAGE))->bytes :
-		((const struct sm_chunk *)item)->bytes;
+	b->dropped_bytes += item_bytes(item);
 }
 
 /* Page @pi of the old snapshot is not in the new one. */
@@ -227,18 +226,31 @@ static void drop_page(struct builder *b, size_t pi)
 	drop_item(b, (uintptr_t)b->old->pages[pi] | ITEM_PAGE);
 }
 
-/* Records that the value of record @index of old chunk @c dies. */
+/*
+ * The value of record @index of old chunk @c dies (a change replaces or
+ * deletes it).  With a value destructor, it gets a grave: a copy that
+ * outlives every snapshot that could show it (see layout.h); its memory
+ * counts as added and as dropped at once.
+ */
 static void kill_value(struct builder *b, const struct sm_chunk *c,
 		       size_t index)
 {
+	const struct sm_entry *e = chunk_entry_at(c, index);
+	struct sm_entry *grave;
+
 	if (b->err || !has_destructor(b))
 		return;
-	b->err = reserve(&b->s->kill, &b->s->capkill, b->nkill + 1,
-			 sizeof(struct kill));
-	if (!b->err)
-		B_KILL(b)[b->nkill++] = (struct kill){
-			(struct sm_chunk *)c, index,
-		};
+	grave = sm_entry_new(NULL, 0, sm_entry_val(e), e->vlen);
+	if (!grave) {
+		b->err = -ENOMEM;
+		return;
+	}
+	drop_item(b, (uintptr_t)grave | ITEM_GRAVE);
+	if (b->err) {
+		sm_entry_free(grave);
+		return;
+	}
+	b->added_bytes += item_bytes((uintptr_t)grave | ITEM_GRAVE);
 }
 
 /* Appends a chunk to the page being made. */
@@ -591,9 +603,12 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	uint64_t *pfx = B_RUNP(b) + start;
 	size_t skip = bytewise(b->map) ?
 		      common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
-	bool killmap = has_destructor(b);
-	size_t bytes = chunk_geometry(n, skip, killmap,
-				      arena_size(b, start, n), NULL);
+
+	/* Fewer shared bytes than the keys share is still right (ties are
+	 * settled by full compares) and keeps the chunk's offsets small. */
+	if (skip > CHUNK_SKIP_MAX)
+		skip = CHUNK_SKIP_MAX;
+	size_t bytes = chunk_geometry(n, skip, arena_size(b, start, n), NULL);
 	struct leaf_block *leaves;
 	struct sm_chunk *c;
 	void *mem;
@@ -602,13 +617,10 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	if (!mem)
 		return NULL;
 	c = (struct sm_chunk *)round_up((uintptr_t)mem, LINE);
-	chunk_geometry(n, skip, killmap, 0, c);
+	chunk_geometry(n, skip, 0, c);
 	c->mem = mem;
 	c->bytes = bytes + LINE;
 	c->birth = b->version;
-	c->kills = KILLS_NONE;
-	if (killmap)
-		memset((char *)c + c->kill_off, 0, round_up(n, 64) / 8);
 	/* From here on the run points at the copies. */
 	copy_records(b, (unsigned char *)c + c->arena_off, start, n);
 	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
@@ -672,34 +684,56 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	return c;
 }
 
-/* Cuts the pending run into chunks of CHUNK_TARGET to CHUNK_MAX entries
- * (fewer only when the run is that short), and of about ARENA_TARGET
- * bytes of records where they would pass ARENA_MAX. */
+/* Makes a chunk of run entries [start, start + len). */
+static void run_cut(struct builder *b, size_t start, size_t len)
+{
+	struct sm_chunk *c;
+
+	if (b->err)
+		return;
+	c = chunk_new(b, start, len);
+	if (!c) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->added_bytes += c->bytes;
+	dir_push_new(b, c);
+}
+
+/*
+ * Cuts the pending run into chunks of CHUNK_TARGET to CHUNK_MAX entries
+ * (fewer only when the run is that short).  A run whose records pass
+ * ARENA_MAX bytes is cut where they pass ARENA_TARGET instead (or at
+ * CHUNK_TARGET entries), so that a big value stands alone and its small
+ * neighbours stay together.
+ */
 static void run_flush(struct builder *b)
 {
 	size_t n = b->nrun, pieces, done = 0;
 
 	if (b->err || n == 0)
 		return;
-	pieces = pieces_of(n, CHUNK_TARGET, CHUNK_MAX);
 	if (b->runbytes > SM_ARENA_MAX) {
-		size_t by_bytes = (b->runbytes + SM_ARENA_TARGET - 1) /
-				  SM_ARENA_TARGET;
+		size_t bytes = 0;
 
-		if (by_bytes > pieces)
-			pieces = by_bytes < n ? by_bytes : n;
-	}
-	for (size_t i = 0; i < pieces && !b->err; i++) {
-		size_t len = (n - done) / (pieces - i);
-		struct sm_chunk *c = chunk_new(b, done, len);
-
-		if (!c) {
-			b->err = -ENOMEM;
-		} else {
-			b->added_bytes += c->bytes;
-			dir_push_new(b, c);
+		for (size_t i = 0; i < n; i++) {
+			bytes += sm_entry_span(run_rec(B_RUNE(b)[i])) +
+				 alignof(max_align_t);
+			if (bytes >= SM_ARENA_TARGET || i + 1 == n ||
+			    i + 1 - done >= CHUNK_TARGET) {
+				run_cut(b, done, i + 1 - done);
+				done = i + 1;
+				bytes = 0;
+			}
 		}
-		done += len;
+	} else {
+		pieces = pieces_of(n, CHUNK_TARGET, CHUNK_MAX);
+		for (size_t i = 0; i < pieces; i++) {
+			size_t len = (n - done) / (pieces - i);
+
+			run_cut(b, done, len);
+			done += len;
+		}
 	}
 	b->nrun = 0;
 	b->runbytes = 0;
@@ -767,11 +801,6 @@ static void scratch_trim(struct sm_scratch *s)
 		s->run_prefix = s->run_entry = NULL;
 		s->caprunp = s->caprune = 0;
 	}
-	if (s->capkill > SCRATCH_KEEP) {
-		sm_free(s->kill);
-		s->kill = NULL;
-		s->capkill = 0;
-	}
 }
 
 void sm_scratch_free(struct sm_scratch *s)
@@ -782,7 +811,6 @@ void sm_scratch_free(struct sm_scratch *s)
 	sm_free(s->pend);
 	sm_free(s->top);
 	sm_free(s->fresh);
-	sm_free(s->kill);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -823,6 +851,10 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 				sm_free(B_TOP(b)[i].page);
 		for (size_t i = 0; i < b->nfresh; i++)
 			chunk_free(B_FRESH(b)[i]);
+		for (size_t i = 0; b->drop && i < b->drop->n; i++)
+			if ((b->drop->items[i] & ITEM_TAGS) == ITEM_GRAVE)
+				sm_entry_free((void *)(b->drop->items[i] &
+						       ~ITEM_TAGS));
 		sm_free(b->drop);
 		b->drop = NULL;
 		scratch_trim(b->s);
@@ -859,15 +891,6 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	snap->dir_prefix = prefix;
 	snap->pages = pages;
-	/* The build cannot fail any more: mark the values that die. */
-	for (size_t k = 0; k < b->nkill; k++) {
-		struct sm_chunk *c = B_KILL(b)[k].chunk;
-		size_t i = B_KILL(b)[k].index;
-		uint64_t *bits = (uint64_t *)((char *)c + c->kill_off);
-
-		bits[i / 64] |= (uint64_t)1 << (i % 64);
-		c->kills = KILLS_SOME;
-	}
 	if (delta) {
 		delta->dropped = b->drop;
 		delta->dropped_bytes = b->dropped_bytes;
@@ -974,7 +997,6 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 					 size_t n, uint64_t version,
 					 struct sm_delta *delta)
 {
-	struct snapmap_snapshot *snap;
 	struct builder b;
 
 	builder_init(&b, NULL, old->map, version);
@@ -983,8 +1005,12 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 		const struct sm_page *p = old->pages[i];
 
 		drop_item(&b, (uintptr_t)p | ITEM_PAGE);
-		for (size_t k = 0; k < p->count; k++)
+		for (size_t k = 0; k < p->count; k++) {
 			drop_item(&b, (uintptr_t)p->chunks[k]);
+			/* Every value of @old dies. */
+			for (size_t e = 0; e < p->chunks[k]->count; e++)
+				kill_value(&b, p->chunks[k], e);
+		}
 	}
 	for (size_t done = 0; done < n && !b.err;) {
 		size_t len = n - done <= CHUNK_MAX ? n - done : CHUNK_TARGET;
@@ -997,40 +1023,28 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 		done += len;
 	}
 	page_flush(&b);
-	snap = builder_finish(&b, delta);
-	/* Every value of @old dies. */
-	for (size_t i = 0; snap && has_destructor(&b) && i < old->npages; i++)
-		for (size_t k = 0; k < old->pages[i]->count; k++)
-			old->pages[i]->chunks[k]->kills = KILLS_ALL;
-	return snap;
+	return builder_finish(&b, delta);
 }
 
 /* ------------------------------------------------------------------ */
 /* Freeing                                                             */
 /* ------------------------------------------------------------------ */
 
-static bool chunk_value_died(const struct sm_chunk *c, size_t i)
-{
-	const uint64_t *bits;
-
-	if (c->kills != KILLS_SOME)
-		return c->kills == KILLS_ALL;
-	bits = (const uint64_t *)((const char *)c + c->kill_off);
-	return bits[i / 64] >> (i % 64) & 1;
-}
-
 void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
 {
-	struct sm_chunk *c = (struct sm_chunk *)item;
+	void *obj = (void *)(item & ~ITEM_TAGS);
 
-	if (item & ITEM_PAGE) {
-		sm_free((void *)(item & ~ITEM_PAGE));
-		return;
+	switch (item & ITEM_TAGS) {
+	case ITEM_GRAVE:
+		sm_value_destroy(map, obj);
+		sm_entry_free(obj);
+		break;
+	case ITEM_PAGE:
+		sm_free(obj);
+		break;
+	default:
+		chunk_free(obj);
 	}
-	for (size_t i = 0; c->kills != KILLS_NONE && i < c->count; i++)
-		if (chunk_value_died(c, i))
-			sm_value_destroy(map, chunk_entry_at(c, i));
-	chunk_free(c);
 }
 
 void sm_reclaim_free_all(struct snapmap_snapshot *snap)

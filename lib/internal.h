@@ -89,8 +89,7 @@ long sm_alloc_live(void);
  * records in the arena of the chunk that holds them (layout.h), and a
  * write that rebuilds a chunk copies its records.  Both have this
  * header, the value after it and the key after the value.  The value is
- * aligned for any object of its size: to the largest power of two that
- * divides @vlen, at most alignof(max_align_t) (sm_value_align).
+ * aligned for any object that fits in it (sm_value_align).
  */
 struct sm_entry {
 	uint32_t klen;
@@ -114,12 +113,19 @@ static inline size_t sm_entry_span(const struct sm_entry *e)
 	return sizeof(*e) + (size_t)e->vlen + e->klen;
 }
 
-/* The alignment a value of @vlen bytes is stored at. */
+/*
+ * The alignment a value of @vlen bytes is stored at: the largest power of
+ * two <= @vlen, at most alignof(max_align_t).  Any object type of at most
+ * @vlen bytes needs no more (an alignment divides the size), so a struct
+ * with a flexible array member is aligned too; a 3-byte string costs 2.
+ */
 static inline size_t sm_value_align(size_t vlen)
 {
-	size_t a = vlen & -vlen;	/* lowest set bit; 0 for 0 */
+	size_t a = alignof(max_align_t);
 
-	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
+	while (a > 1 && a > vlen)
+		a /= 2;
+	return vlen ? a : alignof(max_align_t);
 }
 
 /* Checks lengths against @map's limits; -EINVAL, -E2BIG. */
@@ -152,8 +158,6 @@ struct sm_scratch {
 	size_t captop;
 	void *fresh;
 	size_t capfresh;
-	void *kill;
-	size_t capkill;
 };
 void sm_scratch_free(struct sm_scratch *scratch);
 

@@ -23,11 +23,12 @@
  *
  * Reclamation: a publish reports the chunks and pages the old snapshot
  * held that the new one does not; reclaim.c frees each once no live
- * snapshot holds it, asking sm_layout_holds().  A value dies with the
- * chunk version that held it when a write replaced or deleted it; since
- * its older copies sit in older chunks, such a chunk counts as held by
- * every older snapshot, and its dead values are destroyed when it is
- * freed.
+ * snapshot holds it, asking sm_layout_holds().  Chunks copy the values
+ * they keep, so a value has copies in every chunk version since it was
+ * written; when a write replaces or deletes it, in a map with a value
+ * destructor, the build keeps one more copy, a grave, which counts as
+ * held by every older snapshot and is destroyed when it is freed.  A pin
+ * thus keeps the values that die after it, not the chunks they died in.
  */
 #ifndef SNAPMAP_LAYOUT_H
 #define SNAPMAP_LAYOUT_H
@@ -51,6 +52,8 @@
  * binary search over the same prefixes reads about 5.
  */
 #define FANOUT		8
+#define CHUNK_SKIP_MAX	(64u << 10)	/* shared bytes kept: offsets fit
+					 * in 32 bits */
 #define MAX_UP		4	/* index levels: enough for 8^5 entries */
 #define LINE		64
 
@@ -58,10 +61,6 @@ struct sm_chunk {
 	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
 	uint64_t birth;		/* version of the first snapshot holding it */
 	size_t bytes;		/* the allocation's size */
-	/* Values that died in this chunk (set by the write that dropped it,
-	 * before it is retired; never read by readers). */
-	enum { KILLS_NONE, KILLS_SOME, KILLS_ALL } kills;
-	uint32_t kill_off;	/* bitmap of those (maps with a destructor) */
 	uint32_t arena_off;	/* the records */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
@@ -323,8 +322,14 @@ static inline struct level page_level(const struct sm_page *p)
 	};
 }
 
-/* Retired objects are chunks (LINE-aligned) and pages, tagged. */
+/*
+ * Retired objects, tagged pointers: chunks (LINE-aligned), pages, and
+ * graves: copies of the values a write replaced or deleted, for maps with
+ * a value destructor (staged entries, 8-aligned).
+ */
 #define ITEM_PAGE	((uintptr_t)1)
+#define ITEM_GRAVE	((uintptr_t)2)
+#define ITEM_TAGS	(ITEM_PAGE | ITEM_GRAVE)
 
 /* search.c, for build.c */
 

@@ -400,15 +400,18 @@ size_t sm_layout_nchunks(const struct snapmap_snapshot *snap)
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
 {
-	const struct sm_chunk *c = (const struct sm_chunk *)item;
-
-	if (item & ITEM_PAGE)
-		return ((const struct sm_page *)(item & ~ITEM_PAGE))->birth <=
+	/* A chunk or a page is in every version from its birth until the
+	 * one that replaced it, and never again.  A grave's value was in
+	 * every version before the one that replaced it, back to when it was
+	 * written (older than any live snapshot may be: counted as held). */
+	switch (item & ITEM_TAGS) {
+	case ITEM_GRAVE:
+		return true;
+	case ITEM_PAGE:
+		return ((const struct sm_page *)(item & ~ITEM_TAGS))->birth <=
 		       snap->version;
-	/* A chunk is in every version from its birth until the one that
-	 * replaced it, and never again; the values that died in it were in
-	 * older chunks before, so those versions need them too.  The same
-	 * holds for pages, which hold no values. */
-	return c->kills != KILLS_NONE || c->birth <= snap->version;
+	default:
+		return ((const struct sm_chunk *)item)->birth <= snap->version;
+	}
 }
 

@@ -1330,3 +1330,53 @@ ParameterizedTest(int *i, fault, load, .init = setup_files,
 {
 	run_case(&load_cases[*i]);
 }
+
+/* ------------------------------------------------------------------ */
+/* Chunk shapes around big values (not a fault case: it needs the       */
+/* chunk count, which only the test build of the library shows)        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The layout cuts a run whose records pass SM_ARENA_MAX bytes where they
+ * pass SM_ARENA_TARGET: a value of megabytes gets a chunk of its own and
+ * its small neighbours stay in chunks of their usual size, instead of
+ * the whole run being cut into as many equal pieces as the bytes ask for.
+ */
+Test(layout_shape, big_value_stands_alone, .init = setup, .fini = teardown)
+{
+	enum { N = 20000 };
+	struct snapmap *map = snapmap_new(NULL);
+	struct snapmap_batch *b = snapmap_batch_new(map);
+	size_t before, big = (size_t)8 << 20;
+	unsigned char *val = calloc(1, big);
+	char key[32];
+
+	cr_assert(map && b && val);
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t v = i;
+
+		snprintf(key, sizeof(key), "key:%010u", i * 2);
+		cr_assert_eq(snapmap_batch_put(b, key, 14, &v, sizeof(v)), 0);
+	}
+	cr_assert_eq(snapmap_batch_commit(b, NULL, NULL), 0);
+	before = nchunks(map);
+
+	snprintf(key, sizeof(key), "key:%010u", N + 1);	/* mid-map */
+	cr_assert_eq(snapmap_put(map, key, 14, val, big), 0);
+	cr_assert_leq(nchunks(map), before + 2,
+		      "%zu chunks before an 8 MiB value, %zu after", before,
+		      nchunks(map));
+	snprintf(key, sizeof(key), "key:%010u", N + 3);
+	cr_assert_eq(snapmap_put(map, key, 14, val, big / 2), 0);
+	cr_assert_leq(nchunks(map), before + 4);
+	cr_assert_eq(count_of(map), N + 2);
+
+	snprintf(key, sizeof(key), "key:%010u", N + 1);
+	cr_assert_eq(snapmap_delete(map, key, 14), 0);
+	snprintf(key, sizeof(key), "key:%010u", N + 3);
+	cr_assert_eq(snapmap_delete(map, key, 14), 0);
+	cr_assert_leq(nchunks(map), before + 2);
+	snapmap_batch_free(b);
+	cr_assert_eq(snapmap_destroy(map), 0);
+	free(val);
+}

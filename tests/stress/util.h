@@ -65,12 +65,14 @@ enum st_flavor {
 };
 
 /* The alignment the header promises a value of @vlen bytes (the largest
- * power of two dividing @vlen, at most alignof(max_align_t)). */
+ * power of two <= @vlen, at most alignof(max_align_t)). */
 static inline size_t st_value_align(size_t vlen)
 {
-	size_t a = vlen & -vlen;
+	size_t a = 1;
 
-	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
+	while (a * 2 <= vlen && a * 2 <= alignof(max_align_t))
+		a *= 2;
+	return vlen ? a : alignof(max_align_t);
 }
 
 static inline const struct rcu_flavor_struct *st_flavor(enum st_flavor f)

@@ -11,6 +11,7 @@
  */
 #include <urcu.h>
 #include <snapmap.h>
+#include "util.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -421,14 +422,6 @@ Test(layout, pins_across_chunk_rewrites, .init = setup, .fini = teardown,
  * count.  Every value must survive the splits, absorptions and rebuilds
  * intact, in order, and aligned as the header promises.
  */
-/* What the header promises a value of @vlen bytes. */
-static size_t value_align(size_t vlen)
-{
-	size_t a = vlen & -vlen;
-
-	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
-}
-
 static void fill_value(unsigned char *buf, size_t len, unsigned id,
 		       unsigned gen)
 {
@@ -486,7 +479,7 @@ Test(layout, big_values, .init = setup, .fini = teardown, .timeout = 120)
 			     kv.vlen, len[id]);
 		fill_value(buf, len[id], id, gen[id]);
 		cr_assert_eq(memcmp(kv.val, buf, kv.vlen), 0, "%s value", key);
-		cr_assert_eq((uintptr_t)kv.val % value_align(kv.vlen), 0);
+		ut_assert_aligned(kv.val, kv.vlen);
 	}
 	cr_assert_eq(rc, -ENOENT);
 	while (id < NKEYS && !len[id])

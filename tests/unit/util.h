@@ -231,15 +231,17 @@ static inline void ut_assert_keys(struct snapmap *map,
 }
 
 /*
- * The alignment the header promises a value of @vlen bytes: enough for
- * any object of that size (the largest power of two dividing @vlen, at
- * most alignof(max_align_t)).
+ * The alignment the header promises a value of @vlen bytes, enough for
+ * any object that fits in it: the largest power of two <= @vlen, at most
+ * alignof(max_align_t).
  */
 static inline size_t ut_value_align(size_t vlen)
 {
-	size_t a = vlen & -vlen;
+	size_t a = 1;
 
-	return a == 0 || a > alignof(max_align_t) ? alignof(max_align_t) : a;
+	while (a * 2 <= vlen && a * 2 <= alignof(max_align_t))
+		a *= 2;
+	return vlen ? a : alignof(max_align_t);
 }
 
 static inline void ut_assert_aligned(const void *p, size_t vlen)
