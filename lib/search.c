@@ -170,6 +170,8 @@ size_t sm_level_of(const struct snapmap *map, const struct level *l,
 	int side, cmp;
 	uint64_t kp;
 
+	if (l->n == 1)
+		return 0;
 	if (!bytewise(map)) {
 		n = generic_search(map, l->n, level_key_at, l, key, klen, true);
 	} else if ((side = against_shared(key, klen, l->shared,
@@ -236,15 +238,21 @@ void sm_layout_seek(const struct snapmap_snapshot *snap,
 
 /*
  * Bytewise, picks the item of @l that @key falls into, deciding the usual
- * cases inline; false when @key sorts before every item's first key.
+ * cases inline; false when @key sorts before every item's first key (a
+ * level of one item is not searched: the next level tells).
  */
 static inline bool level_pick(const struct snapmap *map, const struct level *l,
 			      const void *key, size_t klen, size_t *item)
 {
-	int side = against_shared(key, klen, l->shared, l->skip);
+	int side;
 	uint64_t kp;
 	size_t pos;
 
+	if (l->n == 1) {	/* no shared bytes, no prefixes to tell apart */
+		*item = 0;
+		return true;
+	}
+	side = against_shared(key, klen, l->shared, l->skip);
 	if (side < 0)
 		return false;
 	if (side > 0) {
