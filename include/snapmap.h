@@ -7,7 +7,8 @@
  * section of the flavor the map was created with, load that pointer and
  * search: no lock, no atomic read-modify-write, no store to shared memory.
  * Writers serialize on one writer mutex, build the next snapshot with their
- * change applied (entries are shared between versions, never modified),
+ * change applied (the parts it does not touch, chunks of entries and
+ * directory pages, are shared between versions, never modified),
  * publish it, and hand the old snapshot to call_rcu, which frees it after a
  * grace period.
  *
