@@ -90,6 +90,7 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
  *              pages this build made;
  *   pend       the chunks of the page being made, old and new;
  *   fresh      the chunks this build made (freed if it fails);
+ *   pos        where each change falls in the old snapshot;
  *   run        entries not yet cut into chunks (prefix and entry
  *              arrays; staged entries are tagged RUN_STAGED), with
  *              segments saying after how many shared bytes each run of
@@ -153,6 +154,7 @@ struct run_seg {
 #define B_PEND(b)	((struct pend *)(b)->s->pend)
 #define B_TOP(b)	((struct topent *)(b)->s->top)
 #define B_FRESH(b)	((struct sm_chunk **)(b)->s->fresh)
+#define B_POS(b)	((struct dpos *)(b)->s->pos)
 #define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
 #define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
 #define B_SEG(b)	((struct run_seg *)(b)->s->seg)
@@ -795,6 +797,11 @@ static void builder_init(struct builder *b,
 
 static void scratch_trim(struct sm_scratch *s)
 {
+	if (s->cappos > SCRATCH_KEEP) {
+		sm_free(s->pos);
+		s->pos = NULL;
+		s->cappos = 0;
+	}
 	if (s->caprunp > SCRATCH_KEEP || s->caprune > SCRATCH_KEEP) {
 		sm_free(s->run_prefix);
 		sm_free(s->run_entry);
@@ -810,6 +817,7 @@ void sm_scratch_free(struct sm_scratch *s)
 	sm_free(s->seg);
 	sm_free(s->pend);
 	sm_free(s->top);
+	sm_free(s->pos);
 	sm_free(s->fresh);
 	memset(s, 0, sizeof(*s));
 }
@@ -921,23 +929,26 @@ static struct dpos old_pos_of(const struct builder *b, const void *key,
 	return at;
 }
 
-/* The end of the changes, from @j on, that fall into old chunk @ci: those
- * before the next chunk's first key. */
-static size_t changes_in_chunk(const struct builder *b, struct dpos ci,
-			       const struct sm_change *changes, size_t j,
-			       size_t nchanges)
+static inline bool dpos_same(struct dpos a, struct dpos b)
 {
-	const struct sm_entry *next;
+	return a.page == b.page && a.slot == b.slot;
+}
 
-	dpos_next(b, &ci);
-	if (ci.page == b->old->npages)
-		return nchanges;
-	next = chunk_first(old_chunk(b, ci));
-	while (j < nchanges &&
-	       sm_compare(b->map, changes[j].key, changes[j].klen,
-			  sm_entry_key(next), next->klen) < 0)
-		j++;
-	return j;
+/*
+ * Where each change falls in the old snapshot, into the scratch: one
+ * search of the directory each, which reads the directory (small, hot)
+ * and not the chunks, where asking a chunk for its neighbour's first key
+ * would miss the cache twice per rebuilt chunk.
+ */
+static void changes_place(struct builder *b, const struct sm_change *changes,
+			  size_t nchanges)
+{
+	if (b->err || b->old->npages == 0)
+		return;
+	b->err = reserve(&b->s->pos, &b->s->cappos, nchanges,
+			 sizeof(struct dpos));
+	for (size_t k = 0; !b->err && k < nchanges; k++)
+		B_POS(b)[k] = old_pos_of(b, changes[k].key, changes[k].klen);
 }
 
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
@@ -952,6 +963,7 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 
 	builder_init(&b, old, old->map, version);
 	b.count = old->count;
+	changes_place(&b, changes, nchanges);
 	if (old->npages == 0) {
 		run_reserve(&b, nchanges);
 		for (; j < nchanges && !b.err; j++)
@@ -967,9 +979,8 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 	 * than leave a small chunk behind.
 	 */
 	while (dpos_before(ci, end) && !b.err) {
-		struct dpos target = j < nchanges ?
-			old_pos_of(&b, changes[j].key, changes[j].klen) : end;
-		size_t stop;
+		struct dpos target = j < nchanges ? B_POS(&b)[j] : end;
+		size_t stop = j;
 
 		if (dpos_before(target, ci))
 			target = ci;
@@ -979,8 +990,8 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 			if (!dpos_before(ci, end))
 				break;
 		}
-		stop = ci.page == target.page && ci.slot == target.slot ?
-		       changes_in_chunk(&b, ci, changes, j, nchanges) : j;
+		while (stop < nchanges && dpos_same(B_POS(&b)[stop], ci))
+			stop++;
 		run_merge(&b, ci, changes + j, stop - j);
 		j = stop;
 		dpos_next(&b, &ci);

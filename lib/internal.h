@@ -158,6 +158,8 @@ struct sm_scratch {
 	size_t captop;
 	void *fresh;
 	size_t capfresh;
+	void *pos;
+	size_t cappos;
 };
 void sm_scratch_free(struct sm_scratch *scratch);
 

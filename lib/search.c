@@ -178,12 +178,14 @@ size_t sm_level_of(const struct snapmap *map, const struct level *l,
 					  l->skip)) != 0) {
 		n = side < 0 ? 0 : l->n;
 	} else {
-		/* A level is small and hot: a binary search over it. */
+		/* A level is small and hot: a binary search over it, and
+		 * the first keys themselves only on a tie. */
 		kp = key_prefix(key, klen, l->skip);
-		n = settle_ties(l, lower_bound_u64(l->prefix, l->n, kp), l->n,
-				kp, level_prefix_of, level_key_at,
-				level_run_end, key, klen, l->skip + 8, true,
-				&cmp);
+		n = lower_bound_u64(l->prefix, l->n, kp);
+		if (n < l->n && l->prefix[n] == kp)
+			n = settle_ties(l, n, l->n, kp, level_prefix_of,
+					level_key_at, level_run_end, key, klen,
+					l->skip + 8, true, &cmp);
 	}
 	return n ? n - 1 : 0;
 }
