@@ -132,7 +132,11 @@ typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
  * snapshot older than that write, and the release of their pins (or at
  * snapmap_destroy()).  @val points at a copy of the value bytes the map
  * made, aligned like the values readers see (the map copies values as it
- * rebuilds its chunks: compare contents, not addresses).  Called from the
+ * rebuilds its chunks: compare contents, not addresses).  With a
+ * destructor, a write that replaces or deletes a value first copies it
+ * (the copy waits for the older snapshots and goes to the destructor), so
+ * it allocates the old value's size and can fail with -ENOMEM, changing
+ * nothing.  Called from the
  * call_rcu thread, from snapmap_unpin(), from
  * snapmap_destroy(), or, for a value a later op of the same batch
  * overwrote (so never in any snapshot), from snapmap_batch_commit().  It

@@ -294,7 +294,7 @@ static uint64_t chunk_prefix_in(const struct sm_chunk *c, size_t skip)
 static struct sm_page *page_new(struct builder *b, const struct pend *pd,
 				size_t n)
 {
-	size_t skip = bytewise(b->map) ?
+	size_t skip = bytewise(b->map) && n > 1 ?
 		      common_prefix(chunk_first(pd[0].chunk),
 				    chunk_first(pd[n - 1].chunk)) : 0;
 	size_t bytes = sizeof(struct sm_page) +
@@ -719,8 +719,15 @@ static void run_flush(struct builder *b)
 		size_t bytes = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			bytes += sm_entry_span(run_rec(B_RUNE(b)[i])) +
-				 alignof(max_align_t);
+			size_t span = sm_entry_span(run_rec(B_RUNE(b)[i])) +
+				      alignof(max_align_t);
+
+			if (i > done && bytes + span > SM_ARENA_TARGET) {
+				run_cut(b, done, i - done);
+				done = i;
+				bytes = 0;
+			}
+			bytes += span;
 			if (bytes >= SM_ARENA_TARGET || i + 1 == n ||
 			    i + 1 - done >= CHUNK_TARGET) {
 				run_cut(b, done, i + 1 - done);
@@ -929,6 +936,11 @@ static struct dpos old_pos_of(const struct builder *b, const void *key,
 	return at;
 }
 
+static inline size_t chunk_arena_bytes(const struct sm_chunk *c)
+{
+	return c->bytes - c->arena_off;
+}
+
 static inline bool dpos_same(struct dpos a, struct dpos b)
 {
 	return a.page == b.page && a.slot == b.slot;
@@ -984,6 +996,12 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 
 		if (dpos_before(target, ci))
 			target = ci;
+		/* A short run absorbs the next chunk, but not one of big
+		 * values, nor the first of an untouched page. */
+		if (b.nrun && !dpos_same(ci, target) &&
+		    ((ci.slot == 0 && target.page > ci.page) ||
+		     chunk_arena_bytes(old_chunk(&b, ci)) >= SM_ARENA_MIN))
+			run_flush(&b);
 		if (b.nrun == 0) {
 			dir_share(&b, ci, target);
 			ci = target;

@@ -391,8 +391,11 @@ size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
 /* The entry under @cur, or NULL past the end. */
 const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 				    const struct sm_cursor *cur);
-/* How many chunks @snap has (for tests of the layout). */
+/* For tests of the layout: how many chunks @snap has, and how many
+ * entries the chunk that @key falls into holds (0 if the map is empty). */
 size_t sm_layout_nchunks(const struct snapmap_snapshot *snap);
+size_t sm_layout_chunk_size_of(const struct snapmap_snapshot *snap,
+			       const void *key, size_t klen);
 /* Whether @snap holds the retired object @item. */
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item);
 /* Frees a retired object no live snapshot holds (after a grace period),

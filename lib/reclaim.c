@@ -51,11 +51,6 @@ static void pass_on(struct snapmap_snapshot *snap,
 	struct snapmap_snapshot *older = snap->older;
 	struct sm_dropblock *block;
 
-	if (!snap->newer) {
-		/* The last snapshot of a destroyed map: it holds everything
-		 * and every older snapshot is gone (snapmap_destroy). */
-		sm_reclaim_free_all(snap);
-	}
 	while ((block = snap->dropped) != NULL) {
 		size_t kept = 0;
 
@@ -107,16 +102,22 @@ static void snapshot_release(struct urcu_ref *ref)
 		caa_container_of(ref, struct snapmap_snapshot, ref);
 	struct snapmap *map = snap->map;
 	struct sm_dropblock *unheld = NULL;
+	bool last;
 
 #ifdef SM_TSAN
 	/* See sm_snapshot_put(). */
 	__tsan_acquire(&snap->ref);
 #endif
 	pthread_mutex_lock(&map->reclaim_lock);
+	last = !snap->newer;
 	pass_on(snap, &unheld);
 	pthread_mutex_unlock(&map->reclaim_lock);
 	/* No live snapshot holds these: nobody else can reach them. */
 	free_unheld(map, unheld);
+	/* The last snapshot of a destroyed map holds everything, and every
+	 * older snapshot is gone (snapmap_destroy). */
+	if (last)
+		sm_reclaim_free_all(snap);
 	sm_layout_free(snap);
 }
 

@@ -250,7 +250,7 @@ static inline bool level_pick(const struct snapmap *map, const struct level *l,
 	uint64_t kp;
 	size_t pos;
 
-	if (l->n == 1) {	/* no shared bytes, no prefixes to tell apart */
+	if (l->n == 1) {	/* no prefixes to tell apart */
 		*item = 0;
 		return true;
 	}
@@ -407,6 +407,20 @@ size_t sm_layout_nchunks(const struct snapmap_snapshot *snap)
 	return n;
 }
 
+
+size_t sm_layout_chunk_size_of(const struct snapmap_snapshot *snap,
+			       const void *key, size_t klen)
+{
+	struct level l;
+	const struct sm_page *p;
+
+	if (snap->npages == 0)
+		return 0;
+	l = top_level(snap);
+	p = snap->pages[sm_level_of(snap->map, &l, key, klen)];
+	l = page_level(p);
+	return p->chunks[sm_level_of(snap->map, &l, key, klen)]->count;
+}
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
 {

@@ -149,10 +149,11 @@ static int publish_next(struct snapmap *map, struct snapmap_snapshot *old,
 			struct snapmap_snapshot *next,
 			const struct sm_delta *delta, uint64_t *version)
 {
-	size_t retired = old->own_bytes + delta->dropped_bytes;
+	size_t retired;
 
-	if (!next)
+	if (!next)	/* then @delta was not filled in */
 		return -ENOMEM;
+	retired = old->own_bytes + delta->dropped_bytes;
 	old->retire_bytes = retired;
 	sm_reclaim_link(old, next, delta->dropped);
 	publish(map, next);

@@ -286,6 +286,16 @@ static size_t nchunks(struct snapmap *map)
 	return n;
 }
 
+static size_t chunk_size_of(struct snapmap *map, const char *key)
+{
+	size_t n;
+
+	rcu_read_lock();
+	n = sm_layout_chunk_size_of(snapmap_snapshot(map), key, strlen(key));
+	rcu_read_unlock();
+	return n;
+}
+
 static size_t count_of(struct snapmap *map)
 {
 	size_t n;
@@ -1366,6 +1376,18 @@ Test(layout_shape, big_value_stands_alone, .init = setup, .fini = teardown)
 	cr_assert_leq(nchunks(map), before + 2,
 		      "%zu chunks before an 8 MiB value, %zu after", before,
 		      nchunks(map));
+	cr_assert_eq(chunk_size_of(map, key), 1, "the big value shares its "
+		     "chunk with %zu others", chunk_size_of(map, key) - 1);
+	/* Writes next to it leave it alone (no absorbing it either). */
+	for (unsigned i = N - 4; i <= N + 6; i += 2) {
+		char near[32];
+		uint64_t v = i;
+
+		snprintf(near, sizeof(near), "key:%010u", i);
+		cr_assert_eq(snapmap_put(map, near, 14, &v, sizeof(v)), 0);
+		cr_assert_gt(chunk_size_of(map, near), 1);
+	}
+	cr_assert_eq(chunk_size_of(map, key), 1);
 	snprintf(key, sizeof(key), "key:%010u", N + 3);
 	cr_assert_eq(snapmap_put(map, key, 14, val, big / 2), 0);
 	cr_assert_leq(nchunks(map), before + 4);
