@@ -52,7 +52,8 @@
  * Running it alone: make check TESTS=tests/fault/fault.  Under valgrind,
  * Criterion 2.4.1 still runs each test in a re-executed child, so follow
  * the children:
- *   valgrind --trace-children=yes --leak-check=full --error-exitcode=1 \
+ *   valgrind --fair-sched=yes --trace-children=yes --leak-check=full \
+ *     --error-exitcode=1 \
  *     ./tests/fault/fault --filter 'fault/@(seam|pin|small_maps|big_map)'
  */
 #include <urcu.h>
