@@ -282,14 +282,6 @@ static void top_push(struct builder *b, struct sm_page *p, uint64_t prefix,
 	B_TOP(b)[b->ntop++] = (struct topent){ p, prefix, shared };
 }
 
-/* The directory prefix of chunk @c: of its first key, after @skip. */
-static uint64_t chunk_prefix_in(const struct sm_chunk *c, size_t skip)
-{
-	const struct sm_entry *first = chunk_first(c);
-
-	return key_prefix(sm_entry_key(first), first->klen, skip);
-}
-
 /* A page of pending chunks @pd[0..n). */
 static struct sm_page *page_new(struct builder *b, const struct pend *pd,
 				size_t n)
@@ -311,7 +303,7 @@ static struct sm_page *page_new(struct builder *b, const struct pend *pd,
 	for (size_t i = 0; i < n; i++) {
 		chunks[i] = pd[i].chunk;
 		prefix[i] = pd[i].skip == skip ? pd[i].prefix :
-			    chunk_prefix_in(pd[i].chunk, skip);
+			    entry_prefix(chunk_first(pd[i].chunk), skip);
 	}
 	memcpy(chunks + n, sm_entry_key(chunk_first(pd[0].chunk)), skip);
 	p->birth = b->version;
@@ -478,9 +470,8 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 	if (b->err)
 		return;
 	/* The records of [from, to) lie in key order in @c's arena. */
-	b->runbytes += (size_t)((const unsigned char *)chunk_entry_at(c, to - 1) +
-				sm_entry_span(chunk_entry_at(c, to - 1)) -
-				(const unsigned char *)chunk_entry_at(c, from));
+	b->runbytes += records_span(chunk_entry_at(c, from),
+				    chunk_entry_at(c, to - 1));
 	for (size_t i = from; i < to;) {
 		const struct leaf_block *lb = &leaves[i / FANOUT];
 		size_t off = i % FANOUT;
@@ -541,7 +532,6 @@ static void next_block(const struct builder *b, size_t *seg, size_t i,
 {
 	struct sm_entry *const *ents = B_RUNE(b);
 	const struct run_seg *sg;
-	const struct sm_entry *last;
 
 	while (B_SEG(b)[*seg].start + B_SEG(b)[*seg].len <= i)
 		(*seg)++;
@@ -550,9 +540,7 @@ static void next_block(const struct builder *b, size_t *seg, size_t i,
 	blk->src = (const unsigned char *)run_rec(ents[i]);
 	blk->end = blk->staged ? i + 1 :
 		   sg->start + sg->len < end ? sg->start + sg->len : end;
-	last = run_rec(ents[blk->end - 1]);
-	blk->len = (size_t)((const unsigned char *)last - blk->src) +
-		   sm_entry_span(last);
+	blk->len = records_span(run_rec(ents[i]), run_rec(ents[blk->end - 1]));
 }
 
 /* The arena bytes run entries [start, start + n) take. */
@@ -636,8 +624,7 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 		if (seg->skip == skip)
 			continue;
 		for (size_t i = lo; i < hi; i++)
-			pfx[i - start] = key_prefix(sm_entry_key(ents[i - start]),
-						    ents[i - start]->klen, skip);
+			pfx[i - start] = entry_prefix(ents[i - start], skip);
 	}
 
 	leaves = chunk_leaves(c);
@@ -894,15 +881,10 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	/* Shared pages keep their prefix unless the shared bytes moved. */
 	for (size_t i = 0; i < n; i++) {
 		const struct topent *t = &B_TOP(b)[i];
-		const struct sm_entry *first;
 
 		pages[i] = t->page;
-		if (t->shared && reuse) {
-			prefix[i] = t->prefix;
-			continue;
-		}
-		first = page_first(t->page);
-		prefix[i] = key_prefix(sm_entry_key(first), first->klen, skip);
+		prefix[i] = t->shared && reuse ? t->prefix :
+			    entry_prefix(page_first(t->page), skip);
 	}
 	snap->dir_prefix = prefix;
 	snap->pages = pages;
@@ -927,12 +909,9 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 static struct dpos old_pos_of(const struct builder *b, const void *key,
 			      size_t klen)
 {
-	struct level l = top_level(b->old);
 	struct dpos at;
 
-	at.page = sm_level_of(b->map, &l, key, klen);
-	l = page_level(b->old->pages[at.page]);
-	at.slot = sm_level_of(b->map, &l, key, klen);
+	sm_layout_place(b->old, key, klen, &at.page, &at.slot);
 	return at;
 }
 

@@ -107,6 +107,14 @@ static inline const void *sm_entry_val(const struct sm_entry *e)
 	return e->data;
 }
 
+/* An entry as readers see it. */
+static inline struct snapmap_kv sm_entry_kv(const struct sm_entry *e)
+{
+	return (struct snapmap_kv){
+		sm_entry_key(e), e->klen, sm_entry_val(e), e->vlen,
+	};
+}
+
 /* Bytes of an entry's record, header included, without padding. */
 static inline size_t sm_entry_span(const struct sm_entry *e)
 {

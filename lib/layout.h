@@ -178,6 +178,21 @@ static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
 	return be64toh(v);
 }
 
+/* The prefix of entry @e's key after @skip bytes. */
+static inline uint64_t entry_prefix(const struct sm_entry *e, size_t skip)
+{
+	return key_prefix(sm_entry_key(e), e->klen, skip);
+}
+
+/* Bytes from the start of record @first to the end of record @last, two
+ * records of one arena with @first not after @last. */
+static inline size_t records_span(const struct sm_entry *first,
+				  const struct sm_entry *last)
+{
+	return (size_t)((const unsigned char *)last -
+			(const unsigned char *)first) + sm_entry_span(last);
+}
+
 static inline size_t common_prefix(const struct sm_entry *a,
 				   const struct sm_entry *b)
 {
@@ -340,9 +355,10 @@ static inline struct level page_level(const struct sm_page *p)
 size_t sm_chunk_lower_bound(const struct snapmap *map,
 			    const struct sm_chunk *c,
 			    const void *key, size_t klen, bool *exact);
-/* The item of level @l @key falls into: the last one whose first key is
- * <= @key, or the first one.  @l has at least one item. */
-size_t sm_level_of(const struct snapmap *map, const struct level *l,
-		   const void *key, size_t klen);
+/* Where the chunk @key falls into sits: page *@page, slot *@slot (the
+ * last chunk whose first key is <= @key, or the first).  @snap has at
+ * least one chunk. */
+void sm_layout_place(const struct snapmap_snapshot *snap, const void *key,
+		     size_t klen, size_t *page, size_t *slot);
 
 #endif /* SNAPMAP_LAYOUT_H */

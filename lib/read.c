@@ -62,23 +62,12 @@ uint64_t snapmap_version(const struct snapmap_snapshot *snap)
 	return snap ? snap->version : 0;
 }
 
-/* Iterator state: priv[0] the snapshot, priv[1..3] the cursor; @e is the
- * entry under it. */
-static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
-		    const struct sm_cursor *cur, const struct sm_entry *e,
-		    struct snapmap_kv *kv)
+/* Iterator state: priv[0] the snapshot, priv[1..3] the cursor. */
+static void iter_store(struct snapmap_iter *it, const struct sm_cursor *cur)
 {
-	it->priv[0] = (uintptr_t)snap;
 	it->priv[1] = cur->page;
 	it->priv[2] = cur->slot;
 	it->priv[3] = cur->index;
-	if (!e)
-		return -ENOENT;
-	kv->key = sm_entry_key(e);
-	kv->klen = e->klen;
-	kv->val = sm_entry_val(e);
-	kv->vlen = e->vlen;
-	return 0;
 }
 
 static void iter_cursor(const struct snapmap_iter *it, struct sm_cursor *cur)
@@ -86,6 +75,19 @@ static void iter_cursor(const struct snapmap_iter *it, struct sm_cursor *cur)
 	cur->page = it->priv[1];
 	cur->slot = it->priv[2];
 	cur->index = it->priv[3];
+}
+
+/* Positions @it on @cur of @snap; @e is the entry there. */
+static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
+		    const struct sm_cursor *cur, const struct sm_entry *e,
+		    struct snapmap_kv *kv)
+{
+	it->priv[0] = (uintptr_t)snap;
+	iter_store(it, cur);
+	if (!e)
+		return -ENOENT;
+	*kv = sm_entry_kv(e);
+	return 0;
 }
 
 int snapmap_iter_first(const struct snapmap_snapshot *snap,
@@ -140,9 +142,7 @@ int snapmap_iter_next_n(struct snapmap_iter *it, struct snapmap_kv *kv,
 	sm_check_read(snap, __func__);
 	iter_cursor(it, &cur);
 	*n = sm_layout_next_n(snap, &cur, kv, max);
-	it->priv[1] = cur.page;
-	it->priv[2] = cur.slot;
-	it->priv[3] = cur.index;
+	iter_store(it, &cur);
 	return *n ? 0 : -ENOENT;
 }
 
