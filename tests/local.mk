@@ -32,6 +32,7 @@ soak: tests/soak/soak
 .PHONY: soak
 
 tests_unit_unit_SOURCES = \
+	tests/contract.h \
 	tests/unit/util.h \
 	tests/unit/test_basic.c \
 	tests/unit/test_iter.c \
@@ -47,6 +48,7 @@ tests_unit_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 
 tests_stress_stress_SOURCES = \
+	tests/contract.h \
 	tests/stress/util.h \
 	tests/stress/test_readers_writers.c \
 	tests/stress/test_lost_updates.c \

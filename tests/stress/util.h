@@ -41,6 +41,8 @@
 
 #include "snapmap.h"
 
+#include "../contract.h"
+
 /* ------------------------------------------------------------------ */
 /* Flavors                                                             */
 /* ------------------------------------------------------------------ */
@@ -63,17 +65,6 @@ enum st_flavor {
 	ST_BP,
 	ST_MB,
 };
-
-/* The alignment the header promises a value of @vlen bytes (the largest
- * power of two <= @vlen, at most alignof(max_align_t)). */
-static inline size_t st_value_align(size_t vlen)
-{
-	size_t a = 1;
-
-	while (a * 2 <= vlen && a * 2 <= alignof(max_align_t))
-		a *= 2;
-	return vlen ? a : alignof(max_align_t);
-}
 
 static inline const struct rcu_flavor_struct *st_flavor(enum st_flavor f)
 {
@@ -289,18 +280,6 @@ static inline void st_maybe_yield(uint64_t *state, unsigned one_in)
 /* ------------------------------------------------------------------ */
 /* Keys                                                                */
 /* ------------------------------------------------------------------ */
-
-/* The default order: memcmp, and on a common prefix the shorter first. */
-static inline int st_bytewise_cmp(const void *a, size_t alen,
-				  const void *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-
-	if (c)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
 
 static inline bool st_bytes_eq(const void *a, size_t alen,
 			       const void *b, size_t blen)
@@ -565,12 +544,12 @@ static inline bool st_validate_snapshot(const struct snapmap_snapshot *snap,
 			      "v%" PRIu64 ": entry %zu has a NULL key", version, n))
 			return false;
 		if (!ST_CHECK(kv.val != NULL && (uintptr_t)kv.val %
-			      st_value_align(kv.vlen) == 0,
+			      contract_value_align(kv.vlen) == 0,
 			      "v%" PRIu64 ": entry %zu value %p not aligned to %zu",
-			      version, n, kv.val, st_value_align(kv.vlen)))
+			      version, n, kv.val, contract_value_align(kv.vlen)))
 			return false;
 		if (n > 0 &&
-		    !ST_CHECK(st_bytewise_cmp(prev.key, prev.klen,
+		    !ST_CHECK(contract_bytewise_cmp(prev.key, prev.klen,
 					      kv.key, kv.klen) < 0,
 			      "v%" PRIu64 ": entry %zu (klen %zu) does not sort "
 			      "after entry %zu (klen %zu)", version, n, kv.klen,

@@ -159,7 +159,7 @@ Test(batch, commit_applies_everything_in_one_version)
 	size_t n = 1;
 	cr_assert_eq(snapmap_iter_first(snap, &it, &prev), 0);
 	while (snapmap_iter_next(&it, &kv) == 0) {
-		cr_assert_lt(ut_bytewise_cmp(prev.key, prev.klen, kv.key,
+		cr_assert_lt(contract_bytewise_cmp(prev.key, prev.klen, kv.key,
 					     kv.klen), 0);
 		prev = kv;
 		n++;

@@ -41,7 +41,7 @@ static int cmp_u64(const void *a, size_t alen, const void *b, size_t blen,
 	if (alen != 8 || blen != 8) {
 		if ((alen == 8) != (blen == 8))
 			return alen == 8 ? -1 : 1;
-		return ut_bytewise_cmp(a, alen, b, blen);
+		return contract_bytewise_cmp(a, alen, b, blen);
 	}
 	memcpy(&x, a, 8);
 	memcpy(&y, b, 8);
@@ -55,7 +55,7 @@ static int cmp_reverse(const void *a, size_t alen, const void *b,
 	struct cmp_ctx *c = ctx;
 
 	atomic_fetch_add(&c->calls, 1);
-	return ut_bytewise_cmp(b, blen, a, alen);
+	return contract_bytewise_cmp(b, blen, a, alen);
 }
 
 /* ASCII case-insensitive: "abc" and "ABC" are the same key. */
@@ -508,7 +508,7 @@ static void check_copy_fn(void *val, size_t vlen, void *ctx)
 	struct copy_check *c = ctx;
 
 	atomic_fetch_add(&c->calls, 1);
-	if ((uintptr_t)val % ut_value_align(vlen) == 0)
+	if ((uintptr_t)val % contract_value_align(vlen) == 0)
 		atomic_fetch_add(&c->aligned, 1);
 	if (ut_bytes_eq(val, vlen, UT_S("payload")))
 		atomic_fetch_add(&c->matches, 1);

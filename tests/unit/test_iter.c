@@ -336,7 +336,7 @@ static int rkey_cmp(const void *a, const void *b)
 {
 	const struct rkey *x = a, *y = b;
 
-	return ut_bytewise_cmp(x->b, x->n, y->b, y->n);
+	return contract_bytewise_cmp(x->b, x->n, y->b, y->n);
 }
 
 /* xorshift64: deterministic, so a failure reproduces. */

@@ -29,6 +29,8 @@
 
 #include <snapmap.h>
 
+#include "../contract.h"
+
 #ifndef UT_FLAVOR
 #define UT_FLAVOR		(&rcu_flavor)
 /* snapmap_new() binds to the flavor header included before snapmap.h. */
@@ -69,18 +71,6 @@ static inline bool ut_bytes_eq(const void *a, size_t alen,
 			       const void *b, size_t blen)
 {
 	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
-}
-
-/* The default key order: memcmp, and on a common prefix shorter first. */
-static inline int ut_bytewise_cmp(const void *a, size_t alen,
-				  const void *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-
-	if (c)
-		return c;
-	return (alen > blen) - (alen < blen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -230,25 +220,11 @@ static inline void ut_assert_keys(struct snapmap *map,
 	UT_FLAVOR->read_unlock();
 }
 
-/*
- * The alignment the header promises a value of @vlen bytes, enough for
- * any object that fits in it: the largest power of two <= @vlen, at most
- * alignof(max_align_t).
- */
-static inline size_t ut_value_align(size_t vlen)
-{
-	size_t a = 1;
-
-	while (a * 2 <= vlen && a * 2 <= alignof(max_align_t))
-		a *= 2;
-	return vlen ? a : alignof(max_align_t);
-}
-
 static inline void ut_assert_aligned(const void *p, size_t vlen)
 {
-	cr_assert_eq((uintptr_t)p % ut_value_align(vlen), 0,
+	cr_assert_eq((uintptr_t)p % contract_value_align(vlen), 0,
 		     "%p (%zu bytes) is not aligned to %zu", p, vlen,
-		     ut_value_align(vlen));
+		     contract_value_align(vlen));
 }
 
 /* The counter at @key (asserts it is an 8-byte value). */
