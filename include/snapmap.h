@@ -41,13 +41,16 @@
  *   put / delete / compound writes    | no (allowed)  | on writer mutex;   | yes
  *                                     |               | over reclaim_limit,|
  *                                     |               | for reclamation    |
+ *                                     |               | (see Waiting)      |
  *   snapmap_update callback           | runs with the writer mutex held       |
  *   batch stage (batch_put, ...)      | no            | no                 | no
  *   snapmap_batch_commit              | no (allowed)  | as put             | yes
  *   batch_new / free / count / abort /| no            | no                 | no
  *   require_version                   |               |                    |
  *   snapmap_stats                     | no (allowed)  | on writer mutex    | no
- *   snapmap_new / snapmap_new_flavor  | no            | no                 | no
+ *   snapmap_new / snapmap_new_flavor  | no            | creates and joins  | no
+ *                                     |               | a thread (first map|
+ *                                     |               | of a flavor)       |
  *   save / save_text / write_text     | yes, or pin   | file I/O           | if RCS
  *   load / load_text                  | no (allowed)  | file I/O, writer   | yes
  *                                     |               | mutex              |
@@ -57,28 +60,54 @@
  *                                     |               | (qsbr: offline)    |
  *   snapmap_wait_version              | must NOT hold | sleeps (qsbr: the  | no
  *                                     |               | thread is offline) |
- *   snapmap_destroy                   | must NOT hold | waits for grace    | yes
- *                                     |               | periods            |
+ *   snapmap_destroy                   | must NOT hold | waits for the map's| yes
+ *                                     |               | reclamation (see   |
+ *                                     |               | Waiting)           |
  *
  * A batch is not thread-safe: stage and commit it from one thread at a
- * time.  Reclamation is deferred with call_rcu, so writers wait for a
- * grace period only when retired snapshots hold more than the map's
- * reclaim_limit (see struct snapmap_config): then a writer inside a
- * read-side critical section (memb, mb, bp) does not wait but writes over
- * the limit, and an online qsbr writer is put offline for the wait.  A
- * qsbr thread must therefore not hold pointers obtained from the map
- * across a write call (pin instead).  A qsbr thread that blocks on the
- * writer mutex stays online, which delays grace periods by at most the
- * time the mutex is held (no holder waits for a grace period).
+ * time.
+ *
+ * Waiting.  Reclamation is deferred with call_rcu, so a writer waits for
+ * it only when retired snapshots hold more than the map's reclaim_limit
+ * (see struct snapmap_config), and only before it takes the writer
+ * mutex: no holder of a writer mutex ever waits for a grace period, so a
+ * thread may block on the mutex inside its read-side critical section.
+ * One rule decides whether a thread may wait for a grace period or for
+ * reclamation (or, in snapmap_unwatch(), for a thread that may): it may
+ * not on a call_rcu worker (a value destructor or any call_rcu callback,
+ * the library's or the application's: what it would wait for is queued
+ * behind it), in a value destructor, in a snapmap_update() callback of
+ * any map (it holds that map's writer mutex), or inside a read-side
+ * critical section (memb, mb, bp).  There a write goes over the limit
+ * (counted in snapmap_stats()), snapmap_destroy() tears the map down
+ * without waiting (inside a read-side critical section it returns
+ * -EDEADLK), and snapmap_unwatch() and snapmap_wait_version() return
+ * -EDEADLK.  An online qsbr thread that may wait is put offline for the
+ * wait.  A qsbr thread must therefore not hold pointers obtained from
+ * the map across a write call (pin instead).  A qsbr thread that blocks
+ * on the writer mutex stays online, which delays grace periods by at
+ * most the time the mutex is held.
+ *
+ * fork(): call snapmap_atfork() once before forking if the child uses
+ * maps; watcher threads do not survive into the child.
  *
  * Lifetimes: a pointer returned by snapmap_snapshot(), snapmap_find() or
  * the iterators is valid until the read-side critical section that
  * obtained it ends.  A pinned snapshot (snapmap_pin()) and everything read
  * from it stay valid until snapmap_unpin().
+ *
+ * Debug builds: a library configured with --enable-debug aborts with a
+ * message on misuse instead of returning an error or leaving behaviour
+ * undefined: a map used after snapmap_destroy(), read-side calls on an
+ * unpinned snapshot outside a read-side critical section, more unpins
+ * than pins, and a write to a map from inside its own update callback
+ * (-EDEADLK in other builds).  SNAPMAP_DEBUG=0 in the environment when a
+ * map is created turns the checks off for that map.
  */
 #ifndef SNAPMAP_H
 #define SNAPMAP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -141,7 +170,9 @@ typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
  * snapmap_destroy(), or, for a value a later op of the same batch
  * overwrote (so never in any snapshot), from snapmap_batch_commit().  It
  * must not call into the same map.  Writes it makes to other maps never
- * wait for reclamation (they may go over their reclaim limit).
+ * wait for reclamation (they may go over their reclaim limit), and
+ * snapmap_destroy() of another map (a map stored as a value) does not
+ * wait either: see Waiting at the top.
  */
 typedef void (*snapmap_value_destroy_fn)(void *val, size_t vlen, void *ctx);
 
@@ -159,14 +190,14 @@ typedef void (*snapmap_value_destroy_fn)(void *val, size_t vlen, void *ctx);
  * @reclaim_limit:  bytes that retired snapshots may hold while they wait
  *                  for their grace period (default
  *                  SNAPMAP_DEFAULT_RECLAIM_LIMIT; SIZE_MAX: no limit).
- *                  A write that finds more waiting first waits for the
- *                  pending reclamation (rcu_barrier) before it takes the
- *                  writer mutex: backpressure instead of unbounded
- *                  memory under a write storm.  A writer inside a
- *                  read-side critical section cannot wait (that would
- *                  deadlock): it writes over the limit, and
- *                  snapmap_stats() counts it.  Bytes kept by pins do not
- *                  count (no wait can free them).
+ *                  A write that finds more waiting first waits until
+ *                  the map's reclamation pending at that moment has run
+ *                  (a grace period and the map's callbacks), before it
+ *                  takes the writer mutex: backpressure instead of
+ *                  unbounded memory under a write storm.  A writer that
+ *                  may not wait (see Waiting at the top) writes over the
+ *                  limit, and snapmap_stats() counts it.  Bytes kept by
+ *                  pins do not count (no wait can free them).
  */
 struct snapmap_config {
 	size_t max_key_len;
@@ -221,8 +252,17 @@ struct snapmap_iter {
  *           &urcu_qsbr_flavor).
  *
  * Returns the map, or NULL with errno set to EINVAL (NULL flavor, a
- * maximum above SNAPMAP_LEN_LIMIT) or ENOMEM.  The map's first snapshot is
- * empty, with version SNAPMAP_INITIAL_VERSION.
+ * maximum above SNAPMAP_LEN_LIMIT), ENOMEM, or EAGAIN when no thread can
+ * be created.  The map's first snapshot is empty, with version
+ * SNAPMAP_INITIAL_VERSION.
+ *
+ * The first map of a flavor in a process makes liburcu create that
+ * flavor's call_rcu worker thread, after checking that a thread can be
+ * created: liburcu aborts the process (urcu_die) when it fails to create
+ * it, and would otherwise do so at the map's first write.  What liburcu
+ * still aborts on: memory exhaustion inside its own calls (rcu_barrier,
+ * per-CPU call_rcu data, thread registration).  libsnapmap never calls
+ * rcu_barrier().
  *
  * Threads calling this function are NOT required to be registered RCU
  * threads.
@@ -242,19 +282,62 @@ struct snapmap *snapmap_new(const struct snapmap_config *cfg)
 }
 
 /*
+ * snapmap_atfork - make fork() safe for the maps of the flavor whose
+ * header was included before this one.
+ *
+ * Registers liburcu's call_rcu fork handlers (call_rcu_before_fork,
+ * call_rcu_after_fork_parent, call_rcu_after_fork_child) with
+ * pthread_atfork(3).  Without them the child has no call_rcu worker: the
+ * snapshots it retires are never reclaimed, and a write over the reclaim
+ * limit waits for reclamation forever.  With them the child gets a new
+ * worker, which also runs what the parent had queued.  Call it once per
+ * process and flavor, before any thread forks; applications that
+ * register these handlers themselves (or with other liburcu users) must
+ * not register them twice.  With a <urcu/urcu-*.h> header alone, pass
+ * the flavor's own urcu_<flavor>_call_rcu_before_fork (and the two
+ * others) to pthread_atfork() instead.
+ *
+ * What does not survive a fork: the watcher threads of
+ * snapmap_watch_file() (the child's copies of the parent's watches never
+ * reload; see snapmap_unwatch()), and any thread of the application.
+ *
+ * Returns 0, or a negative errno value from pthread_atfork() (-ENOMEM).
+ * Threads calling this function are NOT required to be registered RCU
+ * threads.
+ */
+#ifdef URCU_API_MAP	/* <urcu.h>, <urcu-qsbr.h>, <urcu-bp.h> */
+static inline int snapmap_atfork(void)
+{
+	return -pthread_atfork(call_rcu_before_fork,
+			       call_rcu_after_fork_parent,
+			       call_rcu_after_fork_child);
+}
+#endif
+
+/*
  * snapmap_destroy - free a map and everything it holds.
  * @map: the map; no other thread may use it during or after the call.
  *
- * Waits for pending reclamation (rcu_barrier of the map's flavor), then
- * frees the current snapshot, calling the value destructor for each value.
+ * Retires the current snapshot and waits until every snapshot of the map
+ * has been reclaimed (a grace period, then the map's call_rcu callbacks;
+ * not rcu_barrier()), so that when it returns every value destructor has
+ * run and the map's memory is freed.
  *
- * Returns 0, -EINVAL for a NULL map, or -EBUSY while snapshots of the map
- * are pinned, batches of the map exist or files are watched for it (the
- * map is then left intact).
+ * Where the calling thread may not wait (see "Waiting" below): from a
+ * value destructor (a map stored in a map), a call_rcu callback or a
+ * snapmap_update() callback of another map, the map is torn down without
+ * waiting: it is unusable at once, and its values are destroyed and its
+ * memory freed on the call_rcu worker after the grace period.  Returns 0
+ * then too.
+ *
+ * Returns 0, -EINVAL for a NULL map, -EBUSY while snapshots of the map
+ * are pinned, batches of the map exist or files are watched for it, or
+ * -EDEADLK inside a read-side critical section (memb, mb, bp) or from an
+ * update callback of the same map.  On error the map is left intact.
  *
  * Must NOT be called inside a read-side critical section.  The calling
- * thread must be a registered RCU thread (under qsbr it may be online;
- * the barrier puts it offline while it waits).
+ * thread must be a registered RCU thread (call_rcu); an online qsbr
+ * caller is put offline while it waits.
  */
 SNAPMAP_API
 int snapmap_destroy(struct snapmap *map);
@@ -392,7 +475,9 @@ const struct snapmap_snapshot *snapmap_pin(struct snapmap *map);
 /*
  * snapmap_unpin - release a snapshot returned by snapmap_pin().
  * Frees the snapshot (and runs value destructors) if it was the last
- * reference.  NULL is ignored.  Calling threads are NOT required to be
+ * reference.  NULL is ignored.  It waits for no other thread; the last
+ * unpin takes the map's reclamation mutex briefly and its frees and
+ * destructors take their time.  Calling threads are NOT required to be
  * registered RCU threads.
  */
 SNAPMAP_API
@@ -413,7 +498,8 @@ void snapmap_unpin(const struct snapmap_snapshot *snap);
  * length), -E2BIG (key or value longer than the configured maximum),
  * -ENOMEM, -EDEADLK (called from inside a snapmap_update() callback on the
  * same map).  A write that fails changes nothing: same contents, same
- * version.
+ * version.  Over the reclaim limit a write first waits for reclamation
+ * where the calling thread may (see Waiting at the top).
  *
  * Threads calling writers need to be registered RCU threads (call_rcu
  * requires it).  They do not need to hold the read lock, and may.
@@ -713,9 +799,12 @@ int snapmap_stats(struct snapmap *map, struct snapmap_stats *stats);
  * @version: out, optional: the current version when the call returns.
  *
  * Returns 0 once the version is greater than @after, -ETIMEDOUT when the
- * time ran out first, -EINVAL for a NULL map, -EDEADLK when called inside
- * a read-side critical section (memb, mb, bp).  Sleeps on a condition
- * variable (no busy waiting); every publish wakes the waiters.
+ * time ran out first, -EINVAL for a NULL map, -EDEADLK with a nonzero
+ * @timeout_ms where the calling thread may not wait (see Waiting at the
+ * top: inside a read-side critical section of memb, mb or bp, on a
+ * call_rcu worker, in a value destructor or in an update callback).
+ * Sleeps on a condition variable (no busy waiting); every publish wakes
+ * the waiters.
  *
  * Must NOT be called inside a read-side critical section.  Under qsbr an
  * online caller is put offline while it sleeps and back online before
@@ -1043,9 +1132,9 @@ int snapmap_watch_stats(struct snapmap_watch *watch, uint64_t *reloads,
  * Wakes the watcher thread (an eventfd in its poll set), waits for it to
  * finish a reload it may be doing, and releases every descriptor and
  * byte of the watch.  Returns 0, -EINVAL for a NULL watch, or -EDEADLK
- * when called from the watch's own callback or inside a read-side
- * critical section (memb, mb, bp): the watcher's reload may wait for a
- * grace period (the reclaim limit), so waiting for the watcher there
+ * when called from the watch's own callback or where the calling thread
+ * may not wait (see Waiting at the top): the watcher's reload may wait
+ * for reclamation (the reclaim limit), so waiting for the watcher there
  * could wait for ourselves.  Nothing is stopped then.
  *
  * Must NOT be called inside a read-side critical section.  Calling

@@ -13,6 +13,7 @@
  *   compound.c single-key compound writes (put_if_absent ... add_i64)
  *   batch.c    staged ops, their evaluation, batch commit
  *   reclaim.c  deferred reclamation of retired snapshots (call_rcu)
+ *   context.c  what the calling thread is in, and whether it may wait
  *   wait.c     waiting for a version (snapmap_wait_version)
  *
  * Snapshot files, the text format and file watching have their own
@@ -194,6 +195,13 @@ struct sm_counters {
 	unsigned long hold_ns;
 };
 
+/* How a destroyed map's memory is freed (reclaim.c). */
+enum sm_teardown {
+	SM_TEARDOWN_NONE,	/* not destroyed */
+	SM_TEARDOWN_WAITING,	/* by snapmap_destroy(), which waits */
+	SM_TEARDOWN_DEFERRED,	/* by the last call_rcu callback */
+};
+
 #define SM_MAGIC_LIVE	0x534e4150u	/* "SNAP" */
 #define SM_MAGIC_DEAD	0xdeadbeefu
 
@@ -228,8 +236,20 @@ struct snapmap {
 	uint64_t locked_at;		/* ns, under writer_lock */
 	struct sm_counters stats;
 
-	/* reclaim.c: the live-snapshot list and retired objects. */
+	/*
+	 * reclaim.c: the live-snapshot list and retired objects, and the
+	 * count of this map's call_rcu callbacks, which writers over the
+	 * reclaim limit and snapmap_destroy() wait for (under reclaim_lock).
+	 */
 	pthread_mutex_t reclaim_lock;
+	pthread_cond_t reclaim_cond;	/* a callback of this map ran */
+	unsigned long retired;		/* snapshots handed to call_rcu */
+	unsigned long reclaimed;	/* of those, callbacks finished */
+	unsigned long reclaim_waiters;
+	enum sm_teardown teardown;	/* set by snapmap_destroy() */
+	struct snapmap_snapshot *last_snapshot;	/* current at destroy */
+	bool last_ready;		/* its grace period is over, and it
+					 * waits for older callbacks */
 
 	/* wait.c: the last published version, for snapmap_wait_version. */
 	pthread_mutex_t wait_lock;
@@ -427,6 +447,26 @@ void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next
 		     struct sm_dropblock *dropped);
 /* Hands a snapshot that readers may still hold to call_rcu. */
 void sm_retire(struct snapmap_snapshot *snap);
+int sm_reclaim_init(struct snapmap *map);
+void sm_reclaim_fini(struct snapmap *map);
+/*
+ * Makes sure the call_rcu worker of @flavor exists, so that liburcu
+ * never has to create it (and abort when it cannot) in the middle of a
+ * write: 0, or -EAGAIN when no thread can be created.
+ */
+int sm_reclaim_prepare(const struct rcu_flavor_struct *flavor);
+/* Waits until the snapshots retired so far have been reclaimed.  Only
+ * after sm_wait_enter() said yes. */
+void sm_reclaim_wait(struct snapmap *map);
+/*
+ * For snapmap_destroy(): retires the current snapshot as the map's last.
+ * With @wait (sm_wait_enter() said yes), returns once every snapshot is
+ * reclaimed and the caller frees the map (sm_map_free); without, the
+ * last callback frees the map and the caller must not touch it again.
+ */
+void sm_reclaim_teardown(struct snapmap *map, bool wait);
+/* Frees a destroyed map whose snapshots are all reclaimed (map.c). */
+void sm_map_free(struct snapmap *map);
 void sm_snapshot_get(struct snapmap_snapshot *snap);
 void sm_snapshot_put(struct snapmap_snapshot *snap);
 
@@ -441,14 +481,56 @@ enum sm_op_kind {
 };
 
 /* ------------------------------------------------------------------ */
+/* context.c: what this thread is in, and whether it may wait          */
+/* ------------------------------------------------------------------ */
+
+/* Marks the calling thread as inside an update callback of @map. */
+struct sm_update_frame {
+	const struct snapmap *map;
+	struct sm_update_frame *outer;
+};
+void sm_update_frame_enter(struct sm_update_frame *frame,
+			   const struct snapmap *map);
+void sm_update_frame_leave(struct sm_update_frame *frame);
+/* Whether this thread is inside an update callback of @map: then it
+ * holds @map's writer mutex, and must not wait for anything that needs
+ * it (-EDEADLK). */
+bool sm_in_update_of(const struct snapmap *map);
+/* Around value destructor calls. */
+void sm_destructor_enter(void);
+void sm_destructor_leave(void);
+/* Called by each of the library's call_rcu callbacks. */
+void sm_mark_call_rcu_worker(void);
+
+/* Why a thread may not wait (sm_wait_enter). */
+enum sm_nowait {
+	SM_NOWAIT_NONE,
+	SM_NOWAIT_CALLBACK,	/* call_rcu worker, value destructor or
+				 * update callback */
+	SM_NOWAIT_READ_SIDE,	/* inside a read-side critical section */
+};
+struct sm_waiting {
+	bool offline;		/* a qsbr thread put offline for the wait */
+	enum sm_nowait why;
+};
+/*
+ * The one rule for "may this thread wait for a grace period, for
+ * reclamation, or for a thread that may wait for them" (context.c says
+ * why each case may not).  0: it may, and an online qsbr thread is now
+ * offline: call sm_wait_leave() after the wait.  -EDEADLK: it may not,
+ * @w->why says why; nothing to undo.
+ */
+int sm_wait_enter(const struct rcu_flavor_struct *flavor,
+		  struct sm_waiting *w);
+void sm_wait_leave(const struct rcu_flavor_struct *flavor,
+		   const struct sm_waiting *w);
+
+/* ------------------------------------------------------------------ */
 /* wait.c                                                              */
 /* ------------------------------------------------------------------ */
-/*
- * Before a wait for other threads: fails with -EDEADLK inside a read-side
- * critical section (memb, mb, bp); puts an online qsbr thread offline and
- * says so in *@offline (call flavor->thread_online() after the wait).
- */
-int sm_offline_for_wait(const struct rcu_flavor_struct *flavor, bool *offline);
+/* A mutex and a CLOCK_MONOTONIC condition variable: 0 or -ENOMEM. */
+int sm_lock_cond_init(pthread_mutex_t *lock, pthread_cond_t *cond);
+void sm_lock_cond_fini(pthread_mutex_t *lock, pthread_cond_t *cond);
 int sm_wait_init(struct snapmap *map);
 void sm_wait_fini(struct snapmap *map);
 /* Called by the publisher after each publish of @version. */
@@ -468,22 +550,6 @@ void sm_writer_unlock(struct snapmap *map);
 /* Takes the writer mutex without the above; release with
  * pthread_mutex_unlock.  -EDEADLK from inside an update callback. */
 int sm_writer_lock_plain(struct snapmap *map);
-/* Marks the calling thread as inside an update callback of @map. */
-struct sm_update_frame {
-	const struct snapmap *map;
-	struct sm_update_frame *outer;
-};
-void sm_update_frame_enter(struct sm_update_frame *frame,
-			   const struct snapmap *map);
-void sm_update_frame_leave(struct sm_update_frame *frame);
-/* Whether this thread is inside an update callback of @map: then it
- * holds @map's writer mutex, and must not wait for anything that needs
- * it (-EDEADLK). */
-bool sm_in_update_of(const struct snapmap *map);
-/* Around value destructor calls: writes they make never wait. */
-void sm_destructor_enter(void);
-void sm_destructor_leave(void);
-
 /* The current snapshot; call with the writer mutex held. */
 struct snapmap_snapshot *sm_current_locked(struct snapmap *map);
 /*

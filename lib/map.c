@@ -21,6 +21,8 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	struct snapmap *map;
 	size_t max_key, max_value;
 
+	int rc;
+
 	if (!cfg)
 		cfg = &defaults;
 	if (!flavor ||
@@ -29,6 +31,11 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	    resolve_limit(cfg->max_value_len, SNAPMAP_DEFAULT_MAX_VALUE_LEN,
 			  &max_value)) {
 		errno = EINVAL;
+		return NULL;
+	}
+	rc = sm_reclaim_prepare(flavor);
+	if (rc) {
+		errno = -rc;
 		return NULL;
 	}
 
@@ -48,7 +55,7 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 	map->debug = sm_debug_enabled();
 	if (pthread_mutex_init(&map->writer_lock, NULL))
 		goto nomem_map;
-	if (pthread_mutex_init(&map->reclaim_lock, NULL))
+	if (sm_reclaim_init(map))
 		goto nomem_mutex;
 	if (sm_wait_init(map))
 		goto nomem_reclaim;
@@ -62,7 +69,7 @@ struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 nomem_wait:
 	sm_wait_fini(map);
 nomem_reclaim:
-	pthread_mutex_destroy(&map->reclaim_lock);
+	sm_reclaim_fini(map);
 nomem_mutex:
 	pthread_mutex_destroy(&map->writer_lock);
 nomem_map:
@@ -72,9 +79,19 @@ nomem:
 	return NULL;
 }
 
+void sm_map_free(struct snapmap *map)
+{
+	sm_reclaim_fini(map);
+	sm_scratch_free(&map->scratch);
+	sm_wait_fini(map);
+	pthread_mutex_destroy(&map->writer_lock);
+	sm_map_bury(map);
+}
+
 int snapmap_destroy(struct snapmap *map)
 {
-	struct snapmap_snapshot *last;
+	struct sm_waiting w;
+	bool wait;
 
 	if (!map)
 		return -EINVAL;
@@ -85,31 +102,29 @@ int snapmap_destroy(struct snapmap *map)
 	    uatomic_read(&map->watches))
 		return -EBUSY;
 	/*
-	 * Pairs with the barrier before the decrement in snapmap_unpin() and
-	 * snapmap_batch_free(): whatever they did with the map happened
-	 * before the counts we just read as zero, so before we free it.
+	 * Pairs with the barrier before the decrement in snapmap_unpin(),
+	 * snapmap_batch_free() and snapmap_unwatch(): whatever they did with
+	 * the map happened before the counts we just read as zero, so
+	 * before we free it.
 	 */
 	cmm_smp_mb();
 
-	last = map->current;
-	map->current = NULL;
 	/*
-	 * No reader may still hold the last snapshot (callers promise not to
-	 * use the map during destroy; the grace period makes it so even for
-	 * one that just left its critical section).  Then wait until every
-	 * snapshot handed to call_rcu has died: their callbacks use the map.
-	 * Both put a qsbr caller offline while they wait.
+	 * Inside a read-side critical section the caller can move the call
+	 * out; a value destructor (a map stored in a map), a call_rcu
+	 * callback or an update callback cannot, so there the map is torn
+	 * down without waiting and freed by its last callback.
 	 */
-	map->flavor->update_synchronize_rcu();
-	map->flavor->barrier();
-	/* Now the last snapshot is the only live one: its death frees
-	 * everything it holds. */
-	sm_snapshot_put(last);
-
-	pthread_mutex_destroy(&map->reclaim_lock);
-	sm_scratch_free(&map->scratch);
-	sm_wait_fini(map);
-	pthread_mutex_destroy(&map->writer_lock);
-	sm_map_bury(map);
+	wait = sm_wait_enter(map->flavor, &w) == 0;
+	if (!wait && w.why == SM_NOWAIT_READ_SIDE)
+		return -EDEADLK;
+	map->magic = SM_MAGIC_DEAD;
+	if (!wait) {
+		sm_reclaim_teardown(map, false);
+		return 0;
+	}
+	sm_reclaim_teardown(map, true);
+	sm_wait_leave(map->flavor, &w);
+	sm_map_free(map);
 	return 0;
 }

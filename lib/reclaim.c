@@ -19,8 +19,15 @@
  * entry on the write path.
  *
  * Live snapshots form a list in version order, under map->reclaim_lock.
+ *
+ * The library never calls rcu_barrier(): it counts its own callbacks
+ * (retired, reclaimed) and waits for them on a condition variable.  That
+ * wait allocates nothing (rcu_barrier aborts the process when it cannot
+ * allocate), and waits for this map's reclamation only.
  */
 #include "internal.h"
+
+#include <errno.h>
 
 void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next,
 		     struct sm_dropblock *dropped)
@@ -28,6 +35,7 @@ void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next
 	struct snapmap *map = old->map;
 
 	pthread_mutex_lock(&map->reclaim_lock);
+	map->retired++;		/* @old goes to call_rcu next */
 	next->older = old;
 	next->newer = NULL;
 	old->newer = next;
@@ -109,13 +117,13 @@ static void snapshot_release(struct urcu_ref *ref)
 	__tsan_acquire(&snap->ref);
 #endif
 	pthread_mutex_lock(&map->reclaim_lock);
-	last = !snap->newer;
+	last = snap == map->last_snapshot;
 	pass_on(snap, &unheld);
 	pthread_mutex_unlock(&map->reclaim_lock);
 	/* No live snapshot holds these: nobody else can reach them. */
 	free_unheld(map, unheld);
 	/* The last snapshot of a destroyed map holds everything, and every
-	 * older snapshot is gone (snapmap_destroy). */
+	 * older snapshot is gone (sm_reclaim_cb releases it last). */
 	if (last)
 		sm_reclaim_free_all(snap);
 	sm_layout_free(snap);
@@ -140,6 +148,36 @@ void sm_snapshot_put(struct snapmap_snapshot *snap)
 }
 
 /*
+ * After each of this map's callbacks: counts it, wakes waiters, and
+ * releases the last snapshot of a destroyed map once it is the only one
+ * left.  Frees the map when its destroy did not wait for this.
+ */
+static void reclaim_done(struct snapmap *map)
+{
+	struct snapmap_snapshot *last = NULL;
+	bool free_map;
+
+	pthread_mutex_lock(&map->reclaim_lock);
+	map->reclaimed++;
+	if (map->last_ready && map->reclaimed + 1 == map->retired) {
+		map->last_ready = false;
+		last = map->last_snapshot;
+	}
+	if (map->reclaim_waiters)
+		pthread_cond_broadcast(&map->reclaim_cond);
+	free_map = map->teardown == SM_TEARDOWN_DEFERRED &&
+		   map->reclaimed == map->retired;
+	pthread_mutex_unlock(&map->reclaim_lock);
+	/* A waiting snapmap_destroy() may free the map from here on. */
+	if (last) {
+		sm_snapshot_put(last);
+		reclaim_done(map);
+	} else if (free_map) {
+		sm_map_free(map);
+	}
+}
+
+/*
  * Runs in the flavor's call_rcu thread after a grace period: every reader
  * that could have loaded this snapshot from map->current has left its
  * read-side critical section.
@@ -148,15 +186,33 @@ static void sm_reclaim_cb(struct rcu_head *head)
 {
 	struct snapmap_snapshot *snap =
 		caa_container_of(head, struct snapmap_snapshot, rcu);
+	struct snapmap *map = snap->map;
+	bool wait_for_older;
 
+	sm_mark_call_rcu_worker();
 #ifdef SM_TSAN
 	/* See sm_retire(). */
 	__tsan_acquire(snap);
 #endif
 	/* The grace period is over: only pins can keep it now. */
-	uatomic_sub(&snap->map->stats.reclaim_bytes, snap->retire_bytes);
-	uatomic_dec(&snap->map->stats.reclaim_snapshots);
+	uatomic_sub(&map->stats.reclaim_bytes, snap->retire_bytes);
+	uatomic_dec(&map->stats.reclaim_snapshots);
+	/*
+	 * The last snapshot of a destroyed map frees everything it holds,
+	 * so it must die after every older one: their callbacks may run on
+	 * other call_rcu workers, in any order.  The last of them releases
+	 * it (reclaim_done).
+	 */
+	pthread_mutex_lock(&map->reclaim_lock);
+	wait_for_older = snap == map->last_snapshot &&
+			 map->reclaimed + 1 != map->retired;
+	if (wait_for_older)
+		map->last_ready = true;
+	pthread_mutex_unlock(&map->reclaim_lock);
+	if (wait_for_older)
+		return;
 	sm_snapshot_put(snap);
+	reclaim_done(map);
 }
 
 void sm_retire(struct snapmap_snapshot *snap)
@@ -181,4 +237,105 @@ void sm_retire(struct snapmap_snapshot *snap)
 	 * after every critical section that began before this call ended.
 	 */
 	flavor->update_call_rcu(&snap->rcu, sm_reclaim_cb);
+}
+
+int sm_reclaim_init(struct snapmap *map)
+{
+	return sm_lock_cond_init(&map->reclaim_lock, &map->reclaim_cond);
+}
+
+void sm_reclaim_fini(struct snapmap *map)
+{
+	sm_lock_cond_fini(&map->reclaim_lock, &map->reclaim_cond);
+}
+
+/*
+ * Waits until every snapshot retired before the call has been reclaimed
+ * (its callback ran).  Callbacks may run out of order on several call_rcu
+ * workers: the count reaches the target no later than the last of those
+ * snapshots is reclaimed.
+ */
+void sm_reclaim_wait(struct snapmap *map)
+{
+	unsigned long target;
+
+	pthread_mutex_lock(&map->reclaim_lock);
+	target = map->retired;
+	map->reclaim_waiters++;
+	while ((long)(map->reclaimed - target) < 0)
+		pthread_cond_wait(&map->reclaim_cond, &map->reclaim_lock);
+	map->reclaim_waiters--;
+	pthread_mutex_unlock(&map->reclaim_lock);
+}
+
+void sm_reclaim_teardown(struct snapmap *map, bool wait)
+{
+	struct snapmap_snapshot *last = map->current;
+
+	map->current = NULL;
+	pthread_mutex_lock(&map->reclaim_lock);
+	map->teardown = wait ? SM_TEARDOWN_WAITING : SM_TEARDOWN_DEFERRED;
+	map->last_snapshot = last;
+	map->retired++;
+	pthread_mutex_unlock(&map->reclaim_lock);
+	last->retire_bytes = 0;
+	/* A reader that has just left its critical section may still be
+	 * past the snapshot's last use only by the grace period. */
+	sm_retire(last);
+	/* Without @wait the map may be gone already. */
+	if (wait)
+		sm_reclaim_wait(map);
+}
+
+/*
+ * liburcu creates a flavor's call_rcu worker at the first call_rcu and
+ * aborts the process (urcu_die) when pthread_create fails, which would be
+ * the first publish of a map.  So a map's creation checks that a thread
+ * can be created and then makes liburcu create the worker, with a
+ * callback of its own.  Once per flavor (the worker is never destroyed;
+ * after a fork, see snapmap_atfork() in the header); past
+ * PREPARED_FLAVORS flavors, only the check is made.
+ */
+#define PREPARED_FLAVORS	8
+
+static pthread_mutex_t prepare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct prepared_flavor {
+	const struct rcu_flavor_struct *flavor;
+	struct rcu_head head;		/* queued once, never reused */
+} prepared[PREPARED_FLAVORS];
+
+static void *probe_thread(void *arg)
+{
+	return arg;
+}
+
+static void probe_cb(struct rcu_head *head)
+{
+	(void)head;
+	sm_mark_call_rcu_worker();
+}
+
+int sm_reclaim_prepare(const struct rcu_flavor_struct *flavor)
+{
+	pthread_t probe;
+	size_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&prepare_lock);
+	for (i = 0; i < PREPARED_FLAVORS && prepared[i].flavor; i++)
+		if (prepared[i].flavor == flavor)
+			goto out;
+	rc = -pthread_create(&probe, NULL, probe_thread, NULL);
+	if (rc)
+		goto out;
+	pthread_join(probe, NULL);
+	if (i < PREPARED_FLAVORS) {
+		prepared[i].flavor = flavor;
+		/* call_rcu takes the read lock around its choice of worker,
+		 * which is harmless on a thread that is not registered. */
+		flavor->update_call_rcu(&prepared[i].head, probe_cb);
+	}
+out:
+	pthread_mutex_unlock(&prepare_lock);
+	return rc;
 }

@@ -11,24 +11,39 @@
 #include <errno.h>
 #include <time.h>
 
-int sm_wait_init(struct snapmap *map)
+int sm_lock_cond_init(pthread_mutex_t *lock, pthread_cond_t *cond)
 {
 	pthread_condattr_t attr;
 	int rc;
 
-	if (pthread_mutex_init(&map->wait_lock, NULL))
+	if (pthread_mutex_init(lock, NULL))
 		return -ENOMEM;
 	rc = pthread_condattr_init(&attr);
 	if (!rc) {
 		rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 		if (!rc)
-			rc = pthread_cond_init(&map->wait_cond, &attr);
+			rc = pthread_cond_init(cond, &attr);
 		pthread_condattr_destroy(&attr);
 	}
 	if (rc) {
-		pthread_mutex_destroy(&map->wait_lock);
+		pthread_mutex_destroy(lock);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+void sm_lock_cond_fini(pthread_mutex_t *lock, pthread_cond_t *cond)
+{
+	pthread_cond_destroy(cond);
+	pthread_mutex_destroy(lock);
+}
+
+int sm_wait_init(struct snapmap *map)
+{
+	int rc = sm_lock_cond_init(&map->wait_lock, &map->wait_cond);
+
+	if (rc)
+		return rc;
 	map->published = SNAPMAP_INITIAL_VERSION;
 	map->waiters = 0;
 	return 0;
@@ -36,8 +51,7 @@ int sm_wait_init(struct snapmap *map)
 
 void sm_wait_fini(struct snapmap *map)
 {
-	pthread_cond_destroy(&map->wait_cond);
-	pthread_mutex_destroy(&map->wait_lock);
+	sm_lock_cond_fini(&map->wait_lock, &map->wait_cond);
 }
 
 void sm_wait_notify(struct snapmap *map, uint64_t version)
@@ -60,41 +74,23 @@ static void deadline_after(struct timespec *ts, int timeout_ms)
 	}
 }
 
-/*
- * Whether the calling thread is inside a read-side critical section it
- * may not sleep in.  read_ongoing() alone cannot tell: under qsbr it means
- * "online".  Going offline is a no-op for every flavor but qsbr, so if
- * read_ongoing() still holds after thread_offline(), the thread really is
- * inside rcu_read_lock().  Returns whether the thread was put offline.
- */
-int sm_offline_for_wait(const struct rcu_flavor_struct *flavor, bool *offline)
-{
-	*offline = false;
-	if (!flavor->read_ongoing())
-		return 0;
-	flavor->thread_offline();
-	if (flavor->read_ongoing())
-		return -EDEADLK;
-	*offline = true;
-	return 0;
-}
-
 int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
 			 uint64_t *version)
 {
 	struct timespec deadline;
-	bool offline;
-	int rc;
+	struct sm_waiting w;
+	int rc = 0;
 
 	if (!map)
 		return -EINVAL;
 	sm_check_map(map, __func__);
-	/* Inside an update callback of @map, no publish can come. */
-	if (sm_in_update_of(map))
-		return -EDEADLK;
-	rc = sm_offline_for_wait(map->flavor, &offline);
-	if (rc)
-		return rc;
+	/* A check that does not sleep may be made anywhere. */
+	w = (struct sm_waiting){ .offline = false };
+	if (timeout_ms != 0) {
+		rc = sm_wait_enter(map->flavor, &w);
+		if (rc)
+			return rc;
+	}
 	if (timeout_ms > 0)
 		deadline_after(&deadline, timeout_ms);
 
@@ -116,7 +112,6 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
 		rc = 0;
 	pthread_mutex_unlock(&map->wait_lock);
 
-	if (offline)
-		map->flavor->thread_online();
+	sm_wait_leave(map->flavor, &w);
 	return -rc;
 }

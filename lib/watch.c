@@ -306,7 +306,7 @@ int snapmap_unwatch(struct snapmap_watch *w)
 	/* An eventfd write of 1 cannot fail short of a counter overflow,
 	 * and poll sees it however the thread is scheduled. */
 	struct snapmap *map = w->map;
-	bool offline;
+	struct sm_waiting waiting;
 
 	/*
 	 * The watcher may be publishing, and a publish may wait for a grace
@@ -314,14 +314,12 @@ int snapmap_unwatch(struct snapmap_watch *w)
 	 * read-side critical section could wait for ourselves, and a qsbr
 	 * caller must be offline while it waits.
 	 */
-	if (sm_in_update_of(map) ||
-	    sm_offline_for_wait(map->flavor, &offline))
+	if (sm_wait_enter(map->flavor, &waiting))
 		return -EDEADLK;
 	while (write(w->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 	pthread_join(w->thread, NULL);
-	if (offline)
-		map->flavor->thread_online();
+	sm_wait_leave(map->flavor, &waiting);
 	watch_free(w);
 	/* Pairs with the barrier in snapmap_destroy(). */
 	cmm_smp_mb__before_uatomic_dec();

@@ -11,51 +11,6 @@
 #include <errno.h>
 #include <string.h>
 
-/*
- * The update callbacks this thread is running, innermost first, so that a
- * write to the same map from inside one fails with -EDEADLK instead of
- * deadlocking on the writer mutex the thread already holds.
- */
-static __thread struct sm_update_frame *update_frames;
-
-void sm_update_frame_enter(struct sm_update_frame *frame,
-			   const struct snapmap *map)
-{
-	frame->map = map;
-	frame->outer = update_frames;
-	update_frames = frame;
-}
-
-void sm_update_frame_leave(struct sm_update_frame *frame)
-{
-	update_frames = frame->outer;
-}
-
-/*
- * Value destructors this thread is running: a write they make to another
- * map must not wait for a grace period (the call_rcu thread may not call
- * rcu_barrier, and a writer elsewhere may hold a mutex a reader needs).
- */
-static __thread unsigned in_destructor;
-
-void sm_destructor_enter(void)
-{
-	in_destructor++;
-}
-
-void sm_destructor_leave(void)
-{
-	in_destructor--;
-}
-
-bool sm_in_update_of(const struct snapmap *map)
-{
-	for (const struct sm_update_frame *f = update_frames; f; f = f->outer)
-		if (f->map == map)
-			return true;
-	return false;
-}
-
 int sm_writer_lock_plain(struct snapmap *map)
 {
 	if (sm_in_update_of(map))
@@ -66,30 +21,25 @@ int sm_writer_lock_plain(struct snapmap *map)
 
 /*
  * Backpressure: while retired snapshots hold more than the reclaim limit,
- * wait until pending reclamation has run, before taking the mutex (a
- * grace period cannot end while an online qsbr writer waits for a mutex
- * whose holder waits for the grace period).  A writer that cannot wait
- * goes over the limit, counted: inside a read-side critical section, in
- * an update callback (it holds another map's writer mutex, which readers
- * and qsbr threads may be waiting for), or in a value destructor (maybe
- * on the call_rcu thread, where rcu_barrier is forbidden).
+ * wait until the reclamation pending so far has run, before taking the
+ * mutex (a grace period cannot end while an online qsbr writer waits for
+ * a mutex whose holder waits for the grace period).  A writer that may
+ * not wait (sm_wait_enter) goes over the limit, counted.
  */
 static void reclaim_throttle(struct snapmap *map)
 {
-	bool offline;
+	struct sm_waiting w;
 
 	if (map->reclaim_limit == SIZE_MAX ||
 	    uatomic_read(&map->stats.reclaim_bytes) <= map->reclaim_limit)
 		return;
-	if (update_frames || in_destructor ||
-	    sm_offline_for_wait(map->flavor, &offline)) {
+	if (sm_wait_enter(map->flavor, &w)) {
 		uatomic_inc(&map->stats.reclaim_over_limit);
 		return;
 	}
 	uatomic_inc(&map->stats.reclaim_waits);
-	map->flavor->barrier();
-	if (offline)
-		map->flavor->thread_online();
+	sm_reclaim_wait(map);
+	sm_wait_leave(map->flavor, &w);
 }
 
 int sm_writer_lock(struct snapmap *map)

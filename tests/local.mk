@@ -40,7 +40,10 @@ tests_unit_unit_SOURCES = \
 	tests/unit/test_compound.c \
 	tests/unit/test_batch.c \
 	tests/unit/test_pin.c \
+	tests/unit/flavors.h \
 	tests/unit/test_flavor.c \
+	tests/unit/test_waits.c \
+	tests/unit/test_process.c \
 	tests/unit/test_layout.c \
 	tests/unit/test_debug.c \
 	tests/unit/test_stats.c

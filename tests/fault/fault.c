@@ -142,13 +142,15 @@ static unsigned long destroyed_now(void)
 
 /*
  * The maps under test use the memb flavor with one change: call_rcu
- * callbacks queue up here, and the flavor's barrier (which
- * snapmap_destroy() and the reclaim limit call) waits for a grace period
- * with memb's synchronize_rcu, then runs them in order.  Two reasons:
+ * callbacks queue up here, and run_queued() waits for a grace period
+ * with memb's synchronize_rcu, then runs them in order; destroy_map()
+ * runs the ones snapmap_destroy() queues (it waits for them) at once.
+ * Two reasons:
  *
  * - liburcu's call_rcu thread sleeps 10 ms after each wake-up to batch
- *   callbacks, so each snapmap_destroy() (a barrier) would cost 10 ms or
- *   more, and the thousands of prepared maps minutes of waiting;
+ *   callbacks, so each snapmap_destroy() (which waits for the map's
+ *   callbacks) would cost 10 ms or more, and the thousands of prepared
+ *   maps minutes of waiting;
  * - reclamation (and the value destructor) then runs only where the test
  *   says, so the destructor calls of a failed call can be counted
  *   exactly.
@@ -168,9 +170,16 @@ static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct queued_cb *queue;
 static size_t queue_len, queue_cap;
 
+static bool callbacks_now;	/* run callbacks as they are queued */
+
 static void queue_call_rcu(struct rcu_head *head,
 			   void (*func)(struct rcu_head *head))
 {
+	if (callbacks_now) {
+		rcu_flavor.update_synchronize_rcu();
+		func(head);
+		return;
+	}
 	pthread_mutex_lock(&queue_lock);
 	if (queue_len == queue_cap) {
 		queue_cap = queue_cap ? 2 * queue_cap : 64;
@@ -212,6 +221,19 @@ static void fault_flavor_init(void)
 	fault_flavor = rcu_flavor;
 	fault_flavor.update_call_rcu = queue_call_rcu;
 	fault_flavor.barrier = run_queued;
+}
+
+/* snapmap_destroy() of a fault_flavor map: it waits for the callbacks of
+ * the map, its own included. */
+static int destroy_map(struct snapmap *map)
+{
+	int rc;
+
+	run_queued();
+	callbacks_now = true;
+	rc = snapmap_destroy(map);
+	callbacks_now = false;
+	return rc;
 }
 
 /* Where an assertion failed: the case and the allocation failed (0: none). */
@@ -433,7 +455,7 @@ static void save_map(unsigned first, unsigned last, const char *bin,
 	cr_assert_eq(snapmap_save_text(snap, txt, &err), 0, "save_text: %s",
 		     err.message);
 	snapmap_unpin(snap);
-	cr_assert_eq(snapmap_destroy(map), 0);
+	cr_assert_eq(destroy_map(map), 0);
 }
 
 static void files_make(void)
@@ -566,7 +588,7 @@ static unsigned long finish(struct fx *fx)
 	for (size_t i = 0; i < fx->npins; i++)
 		snapmap_unpin(fx->pins[i]);
 	snapmap_batch_free(fx->batch);
-	cr_assert_eq(snapmap_destroy(fx->map), 0,
+	cr_assert_eq(destroy_map(fx->map), 0,
 		     CTX_FMT "snapmap_destroy failed", CTX);
 	cr_assert_eq(sm_alloc_live(), fx->live0,
 		     CTX_FMT "%ld blocks allocated through the seam were "
