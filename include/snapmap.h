@@ -154,21 +154,44 @@ typedef int (*snapmap_compare_fn)(const void *a, size_t alen,
 				  const void *b, size_t blen, void *ctx);
 
 /*
- * snapmap_value_destroy_fn - release what a stored value owns.
- * Called exactly once for each value stored in the map (by put, a compound
- * write, a batch or a load), when no snapshot can show it any more: after
- * the write that replaced or deleted it, the grace period of every
- * snapshot older than that write, and the release of their pins (or at
- * snapmap_destroy()).  @val points at a copy of the value bytes the map
- * made, aligned like the values readers see (the map copies values as it
- * rebuilds its chunks: compare contents, not addresses).  With a
- * destructor, a write that replaces or deletes a value first copies it
- * (the copy waits for the older snapshots and goes to the destructor), so
- * it allocates the old value's size and can fail with -ENOMEM, changing
- * nothing.  Called from the
- * call_rcu thread, from snapmap_unpin(), from
- * snapmap_destroy(), or, for a value a later op of the same batch
- * overwrote (so never in any snapshot), from snapmap_batch_commit().  It
+ * snapmap_value_destroy_fn - release what a value handed to the map owns.
+ *
+ * The contract: every value handed to a write of a map with a destructor
+ * (put, a compound write, snapmap_update_set(), a staged batch op) is
+ * destroyed exactly once, whether it was published or not, the way
+ * jansson's *_new functions steal a reference even when they fail.  The
+ * caller never frees what a value owns after handing it over:
+ *  - a stored value, when no snapshot can show it any more: after the
+ *    write that replaced or deleted it, the grace period of every
+ *    snapshot older than that write, and the release of their pins (or
+ *    at snapmap_destroy());
+ *  - a value of a write that fails (any error, -EEXIST, -ENOENT,
+ *    -EAGAIN and -E2BIG included), before the write returns;
+ *  - a value set in a snapmap_update() callback and then replaced by
+ *    another set or a delete in the same callback, by the call that
+ *    replaced it; one set in an update that then fails, when
+ *    snapmap_update() returns;
+ *  - a staged batch value: at snapmap_batch_commit() if a later op of the
+ *    same batch replaced it, else at snapmap_batch_abort() or
+ *    snapmap_batch_free() if it was never committed (a failed commit
+ *    keeps the ops staged).
+ * Not destroyed: anything when @map (or the batch, or the update handle)
+ * is NULL, a value given as NULL with a nonzero length (there is none),
+ * and values a load (snapmap_load(), snapmap_load_text()) read from a
+ * file but did not publish; values a load published are stored values.
+ *
+ * @val points at a copy of the value bytes the map made, aligned like
+ * the values readers see (the map copies values as it rebuilds its
+ * chunks: compare contents, not addresses), or, for a value the write
+ * refused before copying it (bad arguments, too long, no memory), at
+ * the caller's own buffer: treat it as read-only.  With a destructor, a
+ * write that replaces or deletes a value first copies it (the copy waits
+ * for the older snapshots and goes to the destructor), so it allocates
+ * the old value's size and can fail with -ENOMEM, changing nothing.
+ *
+ * Called from the call_rcu thread, from snapmap_unpin(), from
+ * snapmap_destroy(), or from the write, commit, abort, free or update
+ * call named above (then possibly with the map's writer mutex held).  It
  * must not call into the same map.  Writes it makes to other maps never
  * wait for reclamation (they may go over their reclaim limit), and
  * snapmap_destroy() of another map (a map stored as a value) does not

@@ -69,10 +69,10 @@ int sm_op_init(struct sm_op *op, const struct snapmap *map,
 
 void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed)
 {
-	/* A committed value no snapshot stored (a later op of its batch
-	 * replaced it) was still the map's: it is destroyed now.  A stored
-	 * one lives on as the snapshot's copy. */
-	if (committed && sm_op_has_value(op) && !op->stored)
+	/* A stored value lives on as the snapshot's copy; every other value
+	 * handed to the write (it failed, was aborted, or a later op of its
+	 * batch replaced it) is destroyed now. */
+	if (sm_op_has_value(op) && !(committed && op->stored))
 		sm_value_destroy(map, op->entry);
 	sm_entry_free(op->entry);
 	sm_free(op->expected);
@@ -272,6 +272,27 @@ void snapmap_batch_free(struct snapmap_batch *batch)
 	uatomic_dec(&map->batches);
 }
 
+/* Room for one more op. */
+static int batch_reserve(struct snapmap_batch *batch)
+{
+	size_t cap = batch->cap ? 2 * batch->cap : 16;
+	struct sm_op *ops;
+
+	if (batch->nops < batch->cap)
+		return 0;
+	if (cap > SIZE_MAX / sizeof(*ops))
+		return -ENOMEM;
+	ops = sm_alloc(cap * sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	if (batch->nops)
+		memcpy(ops, batch->ops, batch->nops * sizeof(*ops));
+	sm_free(batch->ops);
+	batch->ops = ops;
+	batch->cap = cap;
+	return 0;
+}
+
 static int batch_stage(struct snapmap_batch *batch, enum sm_op_kind kind,
 		       const void *key, size_t klen, const void *val,
 		       size_t vlen, const void *expected, size_t elen)
@@ -281,25 +302,15 @@ static int batch_stage(struct snapmap_batch *batch, enum sm_op_kind kind,
 
 	if (!batch)
 		return -EINVAL;
-	if (batch->nops == batch->cap) {
-		size_t cap = batch->cap ? 2 * batch->cap : 16;
-		struct sm_op *ops;
-
-		if (cap > SIZE_MAX / sizeof(*ops))
-			return -ENOMEM;
-		ops = sm_alloc(cap * sizeof(*ops));
-		if (!ops)
-			return -ENOMEM;
-		if (batch->nops)
-			memcpy(ops, batch->ops, batch->nops * sizeof(*ops));
-		sm_free(batch->ops);
-		batch->ops = ops;
-		batch->cap = cap;
-	}
-	rc = sm_op_init(&op, batch->map, kind, key, klen, val, vlen,
-			expected, elen);
-	if (rc)
+	rc = batch_reserve(batch);
+	if (rc == 0)
+		rc = sm_op_init(&op, batch->map, kind, key, klen, val, vlen,
+				expected, elen);
+	if (rc) {
+		if (kind != SM_OP_DELETE)
+			sm_value_refused(batch->map, val, vlen);
 		return rc;
+	}
 	op.seq = batch->nops;
 	batch->ops[batch->nops++] = op;
 	batch->committed = false;

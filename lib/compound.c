@@ -49,26 +49,37 @@ struct snapmap_update {
 	struct sm_entry *entry;		/* the value set, if any */
 };
 
-static void update_drop_value(struct snapmap_update *u)
+/*
+ * Drops the value set so far; @published: a snapshot stores a copy of it,
+ * else it is destroyed (replaced by a later set or a delete in the same
+ * callback, or the update failed).
+ */
+static void update_drop_value(struct snapmap_update *u, bool published)
 {
+	if (u->entry && !published)
+		sm_value_destroy(u->map, u->entry);
 	sm_entry_free(u->entry);
 	u->entry = NULL;
 }
 
 int snapmap_update_set(struct snapmap_update *u, const void *val, size_t vlen)
 {
-	struct sm_entry *e;
+	struct sm_entry *e = NULL;
 	int rc;
 
 	if (!u)
 		return -EINVAL;
 	rc = sm_check_value(u->map, val, vlen);
-	if (rc)
+	if (rc == 0) {
+		e = sm_entry_new(u->key, u->klen, val, vlen);
+		if (!e)
+			rc = -ENOMEM;
+	}
+	if (rc) {
+		sm_value_refused(u->map, val, vlen);
 		return rc;
-	e = sm_entry_new(u->key, u->klen, val, vlen);
-	if (!e)
-		return -ENOMEM;
-	update_drop_value(u);
+	}
+	update_drop_value(u, false);
 	u->entry = e;
 	u->del = false;
 	return 0;
@@ -78,7 +89,7 @@ int snapmap_update_delete(struct snapmap_update *u)
 {
 	if (!u)
 		return -EINVAL;
-	update_drop_value(u);
+	update_drop_value(u, false);
 	u->del = true;
 	return 0;
 }
@@ -121,7 +132,7 @@ int snapmap_update(struct snapmap *map, const void *key, size_t klen,
 	sm_writer_unlock(map);
 
 	/* On success the snapshot holds its own copy of the value. */
-	update_drop_value(&u);
+	update_drop_value(&u, rc == 0);
 	sm_count_failure(map, rc);
 	return rc;
 }

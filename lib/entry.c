@@ -70,11 +70,24 @@ void sm_entry_free(struct sm_entry *e)
 		sm_free((unsigned char *)e - STAGE_OFFSET);
 }
 
-void sm_value_destroy(struct snapmap *map, const struct sm_entry *e)
+void sm_value_destroy_bytes(const struct snapmap *map, const void *val,
+			    size_t vlen)
 {
 	if (!map->value_destroy)
 		return;
 	sm_destructor_enter();
-	map->value_destroy((void *)sm_entry_val(e), e->vlen, map->destroy_ctx);
+	map->value_destroy((void *)(val ? val : ""), vlen, map->destroy_ctx);
 	sm_destructor_leave();
+}
+
+void sm_value_destroy(const struct snapmap *map, const struct sm_entry *e)
+{
+	sm_value_destroy_bytes(map, sm_entry_val(e), e->vlen);
+}
+
+void sm_value_refused(const struct snapmap *map, const void *val,
+		      size_t vlen)
+{
+	if (val || !vlen)
+		sm_value_destroy_bytes(map, val, vlen);
 }

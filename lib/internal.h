@@ -147,9 +147,19 @@ struct sm_entry *sm_entry_new(const void *key, size_t klen,
 			      const void *val, size_t vlen);
 /* Frees a staged entry; its value is the caller's business. */
 void sm_entry_free(struct sm_entry *e);
-/* Runs @map's value destructor, if any, on @e's value: the value was
- * stored in the map and no snapshot can show it any more. */
-void sm_value_destroy(struct snapmap *map, const struct sm_entry *e);
+/*
+ * Runs @map's value destructor, if any, on @e's value: a value handed to
+ * the map that no snapshot can show any more, or that no snapshot will
+ * ever show (the write failed, or a later value of the same write
+ * replaced it).  Every value handed to a write is destroyed exactly once.
+ */
+void sm_value_destroy(const struct snapmap *map, const struct sm_entry *e);
+void sm_value_destroy_bytes(const struct snapmap *map, const void *val,
+			    size_t vlen);
+/* The same for a value a write refused before copying it (bad arguments,
+ * too long, no memory): the caller's own bytes, if it gave any. */
+void sm_value_refused(const struct snapmap *map, const void *val,
+		      size_t vlen);
 
 /* Buffers a writer reuses from one build to the next (build.c), so that
  * a publish does not return big arrays to the kernel and fault them back

@@ -422,9 +422,12 @@ Test(update, negative_return_abandons_the_change)
 	ut_assert_str(map, "k", "v");
 	ut_assert_absent(map, UT_S("new"));
 	cr_assert_eq(ut_version(map), v0);
+	/* A value handed to the map is destroyed once, published or not:
+	 * here by each failed update that set it. */
+	cr_assert_eq(ut_dlog_times_str(&log, "abandoned"), 3);
 	ut_map_destroy(map);
-	cr_assert_eq(ut_dlog_times_str(&log, "abandoned"), 0);
-	cr_assert_eq(ut_dlog_calls(&log), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "abandoned"), 3);
+	cr_assert_eq(ut_dlog_calls(&log), 4);
 	ut_dlog_fini(&log);
 }
 
@@ -443,6 +446,9 @@ Test(update, last_set_or_delete_wins)
 	cr_assert_eq(d.set2_ret, 0);
 	ut_assert_str(map, "k", "s2");
 	cr_assert_eq(ut_version(map), v0 + 1, "one update, one publish");
+	/* The first value, replaced inside the callback, never reached a
+	 * snapshot: destroyed by the set that replaced it. */
+	cr_assert_eq(ut_dlog_times_str(&log, "s1"), 1);
 
 	d = (struct upd){ .action = UPD_SET_THEN_DELETE, .val = "s3" };
 	cr_assert_eq(snapmap_update(map, UT_S("k"), upd_fn, &d), 0);
@@ -457,10 +463,15 @@ Test(update, last_set_or_delete_wins)
 	cr_assert_eq(ut_version(map), v0 + 3);
 
 	ut_map_destroy(map);
-	/* The values that reached the map are destroyed once each. */
+	/* Every value handed to the map is destroyed once: those that
+	 * reached a snapshot, and those a later set or delete of the same
+	 * callback replaced. */
 	cr_assert_eq(ut_dlog_times_str(&log, "v"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "s1"), 1);
 	cr_assert_eq(ut_dlog_times_str(&log, "s2"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "s3"), 1);
 	cr_assert_eq(ut_dlog_times_str(&log, "s4"), 1);
+	cr_assert_eq(ut_dlog_calls(&log), 5);
 	ut_dlog_fini(&log);
 }
 

@@ -308,17 +308,45 @@ Test(destructor, values_left_in_map_run_at_destroy)
 	ut_dlog_fini(&log);
 }
 
-Test(destructor, not_called_for_failed_writes)
+/* An update callback that sets a value, then fails with @ctx's error. */
+static int set_then_fail(const void *key, size_t klen, const void *cur,
+			 size_t curlen, bool present, struct snapmap_update *u,
+			 void *ctx)
+{
+	(void)key;
+	(void)klen;
+	(void)cur;
+	(void)curlen;
+	(void)present;
+	snapmap_update_set(u, UT_S("upd-failed"));
+	return *(int *)ctx;
+}
+
+/*
+ * The contract: every value handed to a write of a map with a destructor
+ * is destroyed exactly once, whether it was published or not.  A failed
+ * write destroys its value before it returns; a staged batch value at
+ * abort, free or, replaced by a later op, at commit.
+ */
+Test(destructor, failed_writes_destroy_their_value_once)
 {
 	struct ut_dlog log;
 	ut_dlog_init(&log);
 	struct snapmap_config cfg = ut_dlog_config(&log);
 	cfg.max_value_len = 8;
+	cfg.max_key_len = 8;
 	struct snapmap *map = ut_map_from_strings(&cfg,
 		(const char *const[]){ "k", "orig", NULL });
 	struct snapmap_batch *b;
+	int cancel = -ECANCELED;
+	static const char *const failed[] = {
+		"too-long-value", "longkey", "pia", "rep", "cas", "cas2",
+		"upd-failed", "bigbatch-value", "batch1", "bpia", "batch2",
+		"bdup1",
+	};
 
 	cr_assert_eq(ut_put_str(map, "k", "too-long-value"), -E2BIG);
+	cr_assert_eq(ut_put_str(map, "key-too-long", "longkey"), -E2BIG);
 	cr_assert_eq(snapmap_put_if_absent(map, UT_S("k"), UT_S("pia"),
 					   NULL, 0, NULL), -EEXIST);
 	cr_assert_eq(snapmap_replace(map, UT_S("absent"), UT_S("rep")),
@@ -328,25 +356,39 @@ Test(destructor, not_called_for_failed_writes)
 	cr_assert_eq(snapmap_compare_and_swap(map, UT_S("absent"),
 					      UT_S("orig"), UT_S("cas2")),
 		     -ENOENT);
+	cr_assert_eq(snapmap_update(map, UT_S("k"), set_then_fail, &cancel),
+		     -ECANCELED);
 
-	/* A failed batch commit, then its ops dropped by abort and free. */
+	/* A failed batch commit keeps its ops; abort and free drop them. */
 	b = snapmap_batch_new(map);
 	cr_assert_not_null(b);
+	cr_assert_eq(snapmap_batch_put(b, UT_S("n"), UT_S("bigbatch-value")),
+		     -E2BIG);
 	cr_assert_eq(snapmap_batch_put(b, UT_S("n"), UT_S("batch1")), 0);
 	cr_assert_eq(snapmap_batch_put_if_absent(b, UT_S("k"), UT_S("bpia")),
 		     0);
 	cr_assert_eq(snapmap_batch_commit(b, NULL, NULL), -EEXIST);
+	cr_assert_eq(ut_dlog_times_str(&log, "batch1"), 0,
+		     "still staged after the failed commit");
 	cr_assert_eq(snapmap_batch_abort(b), 0);
 	cr_assert_eq(snapmap_batch_put(b, UT_S("n"), UT_S("batch2")), 0);
 	snapmap_batch_free(b);
+	/* Committed, but replaced by a later op of the same batch. */
+	b = snapmap_batch_new(map);
+	cr_assert_eq(snapmap_batch_put(b, UT_S("d"), UT_S("bdup1")), 0);
+	cr_assert_eq(snapmap_batch_put(b, UT_S("d"), UT_S("bdup2")), 0);
+	cr_assert_eq(snapmap_batch_commit(b, NULL, NULL), 0);
+	snapmap_batch_free(b);
 
-	ut_barrier();
-	cr_assert_eq(ut_dlog_calls(&log), 0, "a failed write ran the "
-		     "destructor");
+	for (size_t i = 0; i < UT_ARRAY_SIZE(failed); i++)
+		cr_assert_eq(ut_dlog_times_str(&log, failed[i]), 1, "%s",
+			     failed[i]);
+	cr_assert_eq(ut_dlog_calls(&log), UT_ARRAY_SIZE(failed));
 	ut_assert_str(map, "k", "orig");
 	ut_map_destroy(map);
-	cr_assert_eq(ut_dlog_calls(&log), 1);
 	cr_assert_eq(ut_dlog_times_str(&log, "orig"), 1);
+	cr_assert_eq(ut_dlog_times_str(&log, "bdup2"), 1);
+	cr_assert_eq(ut_dlog_calls(&log), UT_ARRAY_SIZE(failed) + 2);
 	ut_dlog_fini(&log);
 }
 
