@@ -24,79 +24,130 @@
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Doubles @buf (holding @len bytes) through the allocation seam. */
-static int grow(unsigned char **buf, size_t *cap, size_t len)
+/*
+ * Opens @path for reading if it names a regular file (after symbolic
+ * links).  Anything else is refused before it is read, and a FIFO,
+ * device or socket is refused before it is even opened where possible:
+ * opening a FIFO blocks until a writer comes, and /dev/zero or a
+ * terminal never ends.  The open itself is non-blocking, and fstat(2)
+ * checks the type again, because the name may have been replaced between
+ * the two.  Returns the descriptor (with the file's size in *@size) or a
+ * negative errno with @err filled.
+ */
+static int open_regular(const char *path, uint64_t *size,
+			struct snapmap_error *err)
 {
-	unsigned char *bigger;
-
-	if (*cap > SIZE_MAX / 2)
-		return -ENOMEM;
-	bigger = sm_alloc(*cap * 2);
-	if (!bigger)
-		return -ENOMEM;
-	memcpy(bigger, *buf, len);
-	sm_free(*buf);
-	*buf = bigger;
-	*cap *= 2;
-	return 0;
-}
-
-int sm_read_file(const char *path, unsigned char **bufp,
-		 size_t *lenp, struct snapmap_error *err)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0, cap = 65536;
 	struct stat st;
-	int fd, rc = 0;
+	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (stat(path, &st))
+		return sm_error(err, -errno, 0, 0, "cannot open: %s",
+				snapmap_strerror(errno));
+	rc = sm_check_regular(&st, err);
+	if (rc)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return sm_error(err, -errno, 0, 0, "cannot open: %s",
 				snapmap_strerror(errno));
-	if (fstat(fd, &st)) {
+	if (fstat(fd, &st))
 		rc = sm_error(err, -errno, 0, 0, "cannot stat: %s",
 			      snapmap_strerror(errno));
-		goto out;
+	else
+		rc = sm_check_regular(&st, err);
+	if (rc) {
+		close(fd);
+		return rc;
 	}
-	/* open(2) accepts a directory for reading; read(2) would fail. */
-	if (S_ISDIR(st.st_mode)) {
-		rc = sm_error(err, -EISDIR, 0, 0, "is a directory");
-		goto out;
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+int sm_check_regular(const struct stat *st, struct snapmap_error *err)
+{
+	if (S_ISREG(st->st_mode))
+		return 0;
+	if (S_ISDIR(st->st_mode))
+		return sm_error(err, -EISDIR, 0, 0, "is a directory");
+	return sm_error(err, -EINVAL, 0, 0, "not a regular file (%s)",
+			S_ISFIFO(st->st_mode) ? "a FIFO" :
+			S_ISCHR(st->st_mode) ? "a character device" :
+			S_ISBLK(st->st_mode) ? "a block device" :
+			S_ISSOCK(st->st_mode) ? "a socket" : "unknown type");
+}
+
+/* Reads up to @len bytes into @buf; *@got is less only at end of file. */
+static int read_full(int fd, unsigned char *buf, size_t len, size_t *got,
+		     unsigned long long at, struct snapmap_error *err)
+{
+	*got = 0;
+	while (*got < len) {
+		ssize_t n = read(fd, buf + *got, len - *got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sm_error(err, -errno, 0, at + *got,
+					"read failed: %s",
+					snapmap_strerror(errno));
+		if (n == 0)
+			break;
+		*got += (size_t)n;
 	}
+	return 0;
+}
+
+int sm_read_file(const char *path, const struct snapmap *map,
+		 sm_size_fn size, unsigned char **bufp, size_t *lenp,
+		 struct snapmap_error *err)
+{
+	unsigned char head[SM_FILE_HEADER_LEN], *buf = NULL, extra;
+	uint64_t file_size = 0, want;
+	size_t got = 0, more;
+	int fd, rc;
+
+	fd = open_regular(path, &file_size, err);
+	if (fd < 0)
+		return fd;
 	/*
-	 * A regular file's size is the first guess; one byte more lets the
-	 * read that sees the end of the file happen without growing.  We
-	 * read to the end whatever the size said: the file may be growing,
-	 * or be a pipe.
+	 * The format's header, when it has one, says how much there is to
+	 * read: a file that is not a snapshot, or whose header is corrupt,
+	 * costs one small read however large it is.
 	 */
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size < SIZE_MAX / 2)
-		cap = (size_t)st.st_size + 1;
-	buf = sm_alloc(cap);
+	want = file_size;
+	if (size) {
+		rc = read_full(fd, head, sizeof(head), &got, 0, err);
+		if (!rc)
+			rc = size(map, head, got, file_size, &want, err);
+		if (rc)
+			goto out;
+	}
+	if (want >= SIZE_MAX) {
+		rc = sm_error(err, -ENOMEM, 0, 0, "out of memory");
+		goto out;
+	}
+	buf = sm_alloc(want ? (size_t)want : 1);
 	if (!buf) {
 		rc = sm_error(err, -ENOMEM, 0, 0, "out of memory");
 		goto out;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap && grow(&buf, &cap, len)) {
-			rc = sm_error(err, -ENOMEM, 0, len, "out of memory");
-			goto out;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = sm_error(err, -errno, 0, len, "read failed: %s",
-				      snapmap_strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	memcpy(buf, head, got);
+	rc = read_full(fd, buf + got, (size_t)want - got, &more, got, err);
+	if (rc)
+		goto out;
+	got += more;
+	/* The size was taken before reading: a file that changed since is
+	 * not the file that was checked. */
+	if (got == want)
+		rc = read_full(fd, &extra, 1, &more, want, err);
+	if (!rc && (got < want || more))
+		rc = sm_error(err, got < want ? -ENODATA : -EBADMSG, 0, got,
+			      "the file changed while it was read (%zu bytes, "
+			      "%llu expected)", got, (unsigned long long)want);
+	if (rc)
+		goto out;
 	*bufp = buf;
-	*lenp = len;
+	*lenp = got;
 	buf = NULL;
 out:
 	sm_free(buf);
@@ -333,7 +384,7 @@ release:
 	return rc;
 }
 
-int sm_load_file(struct snapmap *map, const char *path,
+int sm_load_file(struct snapmap *map, const char *path, sm_size_fn size,
 		 sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err)
 {
@@ -344,7 +395,7 @@ int sm_load_file(struct snapmap *map, const char *path,
 	sm_error_clear(err);
 	if (!map || !path)
 		return sm_error(err, -EINVAL, 0, 0, "NULL map or path");
-	rc = sm_read_file(path, &buf, &len, err);
+	rc = sm_read_file(path, map, size, &buf, &len, err);
 	if (rc)
 		return rc;
 	rc = load(map, buf, len, version, err);

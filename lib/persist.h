@@ -22,6 +22,7 @@
 #include "internal.h"
 
 #include <stdarg.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------ */
 /* checksum.c                                                          */
@@ -54,13 +55,32 @@ void sm_error_clear(struct snapmap_error *err);
 /* ------------------------------------------------------------------ */
 
 /*
- * Reads the whole file @path into a
- * buffer from sm_alloc() that the caller frees with sm_free().  Returns
- * 0 or the negative errno of open(2), fstat(2) or read(2) (-EISDIR for a
- * directory, -ENOMEM), with @err filled.
+ * How much of a file a loader wants to read, decided from its first @len
+ * bytes @head (all of them, or SM_FILE_HEADER_LEN, whichever is less)
+ * and its size on disk: 0 with *@want set, or the format's error with
+ * @err filled when the header alone condemns the file.  @map is the map
+ * being loaded (NULL for snapmap_file_stat), whose limits bound @want.
  */
-int sm_read_file(const char *path, unsigned char **buf,
-		 size_t *len, struct snapmap_error *err);
+typedef int (*sm_size_fn)(const struct snapmap *map,
+			  const unsigned char *head, size_t len,
+			  uint64_t file_size, uint64_t *want,
+			  struct snapmap_error *err);
+
+/*
+ * Reads the regular file @path into a buffer from sm_alloc() that the
+ * caller frees with sm_free(): its first bytes, then as many as @size
+ * says (the whole file when @size is NULL).  Never blocks on a FIFO nor
+ * reads a device: anything but a regular file is refused (-EISDIR for a
+ * directory, -EINVAL otherwise).  Returns 0 or the negative errno of
+ * stat(2), open(2) or read(2), -ENOMEM, the error of @size, or -ENODATA
+ * / -EBADMSG when the file changed size while it was read; @err filled.
+ */
+int sm_read_file(const char *path, const struct snapmap *map,
+		 sm_size_fn size, unsigned char **buf, size_t *len,
+		 struct snapmap_error *err);
+
+/* 0 when @st is a regular file; -EISDIR or -EINVAL with @err filled. */
+int sm_check_regular(const struct stat *st, struct snapmap_error *err);
 
 /*
  * Buffered output to a file descriptor.  Errors are sticky: after the
@@ -163,8 +183,8 @@ typedef int (*sm_load_mem_fn)(struct snapmap *map, unsigned char *buf,
 			      size_t len, uint64_t *version,
 			      struct snapmap_error *err);
 
-/* Reads @path and hands it to @load. */
-int sm_load_file(struct snapmap *map, const char *path,
+/* Reads @path (as much as @size says) and hands it to @load. */
+int sm_load_file(struct snapmap *map, const char *path, sm_size_fn size,
 		 sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err);
 
@@ -175,6 +195,11 @@ int sm_load_file(struct snapmap *map, const char *path,
 
 int sm_load_binary_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		       uint64_t *version, struct snapmap_error *err);
+/* The binary format's sm_size_fn: checks the header before the body is
+ * read. */
+int sm_binary_size(const struct snapmap *map, const unsigned char *head,
+		   size_t len, uint64_t file_size, uint64_t *want,
+		   struct snapmap_error *err);
 int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		     uint64_t *version, struct snapmap_error *err);
 

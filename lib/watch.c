@@ -51,6 +51,7 @@ struct snapmap_watch {
 	char *path;		/* as given: for the callback */
 	char *abspath;		/* made absolute: for loading */
 	const char *name;	/* the file's name in its directory */
+	sm_size_fn size;
 	sm_load_mem_fn load;
 	snapmap_watch_fn fn;
 	void *ctx;
@@ -93,7 +94,7 @@ static void reload(struct snapmap_watch *w)
 	uint64_t version = 0;
 	int rc;
 
-	rc = sm_load_file(w->map, w->abspath, w->load, &version, &err);
+	rc = sm_load_file(w->map, w->abspath, w->size, w->load, &version, &err);
 	report(w, rc, rc ? 0 : version, &err);
 }
 
@@ -269,6 +270,7 @@ int snapmap_watch_file(struct snapmap *map, const char *path, unsigned flags,
 	strcpy(dirbuf, w->abspath);
 	w->name = strrchr(w->abspath, '/') + 1;
 	w->map = map;
+	w->size = (flags & SNAPMAP_WATCH_TEXT) ? NULL : sm_binary_size;
 	w->load = (flags & SNAPMAP_WATCH_TEXT) ? sm_load_text_mem
 					       : sm_load_binary_mem;
 	w->fn = fn;
