@@ -288,22 +288,40 @@ static void item_next(void *cursor, struct sm_loaded *item)
 	*item = c->items[c->next++];
 }
 
+/*
+ * Makes room for one more item in *@items.  The array grows as entries
+ * are found, by doubling: sizing it by the file's line count up front
+ * would reserve an item for every blank or comment line as well.
+ */
+static int room_for_one(struct sm_loaded **items, size_t n, size_t *cap)
+{
+	struct sm_loaded *bigger;
+	size_t more = *cap ? *cap * 2 : 64;
+
+	if (n < *cap)
+		return 0;
+	if (more > SIZE_MAX / sizeof(**items))
+		return -ENOMEM;
+	bigger = sm_alloc(more * sizeof(**items));
+	if (!bigger)
+		return -ENOMEM;
+	if (n)
+		memcpy(bigger, *items, n * sizeof(**items));
+	sm_free(*items);
+	*items = bigger;
+	*cap = more;
+	return 0;
+}
+
 int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		     uint64_t *version, struct snapmap_error *err)
 {
 	struct parser ps = { .file = buf, .line = 1, .err = err };
 	unsigned char *p = buf, *end = buf + len;
-	struct sm_loaded *items;
+	struct sm_loaded *items = NULL;
 	struct item_cursor cursor;
-	size_t n = 0, cap = 1;
+	size_t n = 0, cap = 0;
 	int rc = 0;
-
-	/* At most one entry per line: count them to size the array once. */
-	for (unsigned char *q = buf; (q = memchr(q, '\n', end - q)); q++)
-		cap++;
-	items = sm_calloc(cap, sizeof(*items));
-	if (!items)
-		return sm_error(err, -ENOMEM, 0, 0, "out of memory");
 
 	for (; p < end; ps.line++) {
 		unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -311,6 +329,12 @@ int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 
 		ps.line_start = p;
 		if (eol != p && *p != '#') {
+			if (room_for_one(&items, n, &cap)) {
+				rc = sm_error(err, -ENOMEM, ps.line,
+					      (unsigned long long)(p - buf),
+					      "out of memory");
+				goto out;
+			}
 			rc = parse_entry(&ps, map, p, eol, &items[n++]);
 			if (rc)
 				goto out;
@@ -318,7 +342,8 @@ int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		p = nl ? nl + 1 : end;
 	}
 
-	qsort_r(items, n, sizeof(*items), item_order, map);
+	if (n)	/* qsort_r()'s array may not be NULL, even empty */
+		qsort_r(items, n, sizeof(*items), item_order, map);
 	rc = check_unique(map, items, n, err);
 	if (rc)
 		goto out;
@@ -333,6 +358,6 @@ out:
 int snapmap_load_text(struct snapmap *map, const char *path,
 		      uint64_t *version, struct snapmap_error *err)
 {
-	return sm_load_file(map, path, sm_load_text_mem, version,
+	return sm_load_file(map, path, NULL, sm_load_text_mem, version,
 			    err);
 }

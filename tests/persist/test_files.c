@@ -1,11 +1,13 @@
 /*
  * test_files.c - what the loaders and savers do with the file system
  * beyond well-formed regular files: they read no more than a file's
- * header lets them (a huge stranger costs one small read) and refuse
- * FIFOs and devices without blocking.
+ * header lets them (a huge stranger costs one small read), refuse FIFOs
+ * and devices without blocking, and reserve memory for the entries they
+ * find, not for every line.
  *
  * Bounds are checked without clocks: bytes read come from /proc/self/io
- * (rchar).  A loader that blocks on a FIFO is caught by the
+ * (rchar), memory from an address-space limit (RLIMIT_AS) set in the
+ * test's own process.  A loader that blocks on a FIFO is caught by the
  * suite's short timeout.
  */
 #include "util.h"
@@ -13,6 +15,7 @@
 #include <criterion/parameterized.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -169,5 +172,54 @@ ParameterizedTest(size_t *which, files, not_a_regular_file)
 	cr_assert(strstr(err.message, "character device"), "%s", err.message);
 	expect(*fn, map, "/dev/zero", -EINVAL);
 	expect(*fn, map, "/dev/null", -EINVAL);
+	pt_map_destroy(map);
+}
+
+/* VmSize of this process, in bytes. */
+static rlim_t address_space(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long kb = 0;
+	char line[128];
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	cr_assert_gt(kb, 0);
+	return (rlim_t)kb * 1024;
+}
+
+/*
+ * 16 Mi blank and comment lines around one entry: the loader may take
+ * the file's size and a little more, not an entry's worth per line.
+ */
+Test(files, text_blank_lines_reserve_nothing)
+{
+	const size_t lines = (size_t)16 << 20;
+	struct snapmap *map = pt_map_new(NULL);
+	struct snapmap_error err;
+	struct rlimit old, lim;
+	char *text = malloc(lines + 16);
+	int rc;
+
+	cr_assert_not_null(text);
+	memset(text, '\n', lines);
+	for (size_t i = 0; i < lines; i += 4096)
+		text[i] = '#';
+	memcpy(text + lines, "key\tvalue\n", 10);
+	pt_write(pt_path("sparse.txt"), text, lines + 10);
+	free(text);
+
+	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	lim.rlim_cur = address_space() + ((rlim_t)256 << 20);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+	rc = snapmap_load_text(map, pt_path("sparse.txt"), NULL, &err);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+	cr_assert_eq(rc, 0, "%d: %s", rc, err.message);
+	cr_assert_eq(pt_count(map), 1);
+	pt_assert_str(map, "key", "value");
 	pt_map_destroy(map);
 }
