@@ -931,7 +931,11 @@ int snapmap_save_text(const struct snapmap_snapshot *snap, const char *path,
  * file descriptor (a pipe, a socket, standard output), at its current
  * position.  No temporary file and no fsync: crash safety is the
  * caller's.  Returns 0, -EINVAL (NULL @snap, negative @fd), -ENOMEM or
- * the negative errno of write(2) (e.g. -EPIPE).
+ * the negative errno of write(2) (e.g. -EPIPE).  A pipe or socket whose
+ * reader is gone gives -EPIPE, never a SIGPIPE that would kill the
+ * process: the call blocks SIGPIPE in the calling thread while it
+ * writes, takes back the one its write raised, and restores the mask.
+ * A SIGPIPE already pending before the call stays pending.
  *
  * Call with rcu_read_lock held, or on a pinned snapshot.  Calling
  * threads are NOT required to be registered RCU threads when @snap is

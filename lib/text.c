@@ -25,6 +25,8 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,18 +97,48 @@ int snapmap_save_text(const struct snapmap_snapshot *snap, const char *path,
 	return sm_write_file_atomic(path, emit_text, snap, err);
 }
 
+/*
+ * A write to a pipe or socket whose reader is gone raises SIGPIPE, whose
+ * default action kills the process, while the caller was promised
+ * -EPIPE.  The signal mask is per thread and a write's SIGPIPE goes to
+ * the writing thread, so blocking it here for the duration of the call
+ * changes nothing for the other threads; a SIGPIPE the call raised is
+ * then taken back before the mask is restored.  One that was pending
+ * before the call is left pending, as it was.
+ */
+static int write_text_nosigpipe(const struct snapmap_snapshot *snap, int fd)
+{
+	const struct timespec now = { 0, 0 };
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	struct sm_out out;
+	int rc;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	was_pending = sigpending(&pending) == 0 &&
+		      sigismember(&pending, SIGPIPE) == 1;
+	sm_out_init(&out, fd);
+	emit_text(&out, snap);
+	rc = sm_out_finish(&out);
+	if (rc == -EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &now) < 0 &&
+		       errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 int snapmap_write_text(const struct snapmap_snapshot *snap, int fd,
 		       struct snapmap_error *err)
 {
-	struct sm_out out;
 	int rc;
 
 	sm_error_clear(err);
 	if (!snap || fd < 0)
 		return sm_error(err, -EINVAL, 0, 0, "NULL snapshot or bad fd");
-	sm_out_init(&out, fd);
-	emit_text(&out, snap);
-	rc = sm_out_finish(&out);
+	rc = write_text_nosigpipe(snap, fd);
 	if (rc)
 		sm_error(err, rc, 0, 0, "write failed: %s",
 			 snapmap_strerror(rc));
