@@ -748,19 +748,36 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   order.  The text format has no checksum.
  *
  * Saving is crash-safe: the content goes to a temporary file in the
- * target's directory (".NAME.PID.N.tmp"), which is fsync'ed and renamed
- * over the target, and the directory is fsync'ed.  A crash or a kill at
- * any moment leaves the old file or the new one under the name, never a
- * torn one; at worst a stale temporary file.  The new file keeps the old
- * one's permission bits.  A symbolic link at the target is replaced by
- * the file, not followed.  Saving reads the snapshot and takes no lock:
- * writers and readers of the map are not delayed at all.
+ * target's directory, which is fsync'ed and renamed over the target, and
+ * the directory is fsync'ed.  A crash or a kill at any moment leaves the
+ * old file or the new one under the name, never a torn one.  The
+ * temporary file is unnamed while it is written (O_TMPFILE) where the
+ * file system allows, and gets a random name (".NAME.PID.RANDOM.tmp")
+ * only for the rename, so a kill rarely leaves one behind; where
+ * O_TMPFILE is not available, it has that name from the start.  Every
+ * successful save of NAME removes the ".NAME.PID.*.tmp" files whose
+ * writer is provably gone: no process has that PID, and nobody holds the
+ * lock (flock) that a writer keeps on its temporary file until it closes
+ * it, just before the rename.  The target, if it exists, must be a
+ * regular file or a symbolic link to one: a FIFO or a device node is not
+ * replaced (-EINVAL).  A symbolic link to a regular file is replaced by
+ * the new file, not followed.  The new file keeps the old one's owner
+ * and group where the caller may set them (root may; others keep the
+ * group when they belong to it), as `sed -i` does, and its permission
+ * bits without set-user-ID and set-group-ID.  Saving reads the snapshot
+ * and takes no lock: writers and readers of the map are not delayed at
+ * all.
  *
- * Loading reads the whole file and validates all of it before publishing
- * its entries as the map's whole content, in one publish, as the next
- * version (the version stored in the file is informational, see
- * snapmap_file_stat).  A load that fails changes nothing: same content,
- * same version.
+ * Loading reads only regular files (after symbolic links): a FIFO, a
+ * device or a socket is refused before it is read (-EINVAL), and the
+ * open never blocks.  A binary file's header is read and checked first;
+ * then exactly the length it declares is read, and no more than its
+ * entry count can hold within the map's limits, so a file that is not a
+ * snapshot costs one small read however large it is.  All of it is
+ * validated before its entries are published as the map's whole
+ * content, in one publish, as the next version (the version stored in
+ * the file is informational, see snapmap_file_stat).  A load that fails
+ * changes nothing: same content, same version.
  *
  * struct snapmap_error - details of a failure.  Every function below
  * that takes one fills it when it is not NULL: on success @code is 0 and
@@ -778,6 +795,9 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   -ENOENT, -EACCES, -ENOTDIR, -ELOOP, -ENAMETOOLONG, ...
  *                     from open(2): the path cannot be opened;
  *   -EISDIR           the path is a directory;
+ *   -EINVAL           the path is not a regular file (a FIFO, a device,
+ *                     a socket; @message says which);
+ *   -ENODATA, -EBADMSG the file changed size while it was read;
  *   -EIO, ...         from read(2);
  *   -EMEDIUMTYPE      binary: not a snapshot file (bad magic);
  *   -EPROTONOSUPPORT  binary: written in a newer (or unknown) format
@@ -791,15 +811,18 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   -EILSEQ           binary: keys out of order under the map's order;
  *   -ENOTUNIQ         the same key twice (text: @message names both
  *                     lines);
- *   -E2BIG            a key or value longer than the map's maximum;
+ *   -E2BIG            a key or value longer than the map's maximum, or
+ *                     a binary header declaring more bytes of entries
+ *                     than its count of entries within them can hold;
  *   -ENOMEM;
  *   -EINVAL           a NULL map or path;
  *   -EDEADLK          called from inside a snapmap_update() callback on
  *                     the same map.
- * Errors of the savers: -EINVAL (NULL snapshot or path), -ENOMEM, and
- * the errno of creating, writing, syncing or renaming the file (-EACCES,
- * -ENOENT for a missing directory, -ENOSPC, -EIO, -EROFS, -EISDIR when
- * the target is a directory, ...).
+ * Errors of the savers: -EINVAL (NULL snapshot or path, or a target
+ * that is not a regular file), -ENOMEM, and the errno of creating,
+ * writing, syncing or renaming the file (-EACCES, -ENOENT for a missing
+ * directory, -ENOSPC, -EIO, -EROFS, -EISDIR when the target is a
+ * directory, ...).
  */
 #define SNAPMAP_ERROR_MESSAGE_LEN	256
 

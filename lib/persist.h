@@ -109,9 +109,12 @@ typedef int (*sm_emit_fn)(struct sm_out *out, const void *ctx);
  * Crash-safe replacement of @path by what @emit writes: a temporary file
  * in the same directory, written, fsync'ed, renamed over @path, then the
  * directory fsync'ed.  At every moment @path is the old file or the new
- * one.  The new file gets the old one's permission bits if there was
- * one.  Returns 0 or a negative errno with @err filled; on failure the
- * temporary file is removed.
+ * one.  An existing target must be a regular file, or a symbolic link
+ * to one (-EINVAL otherwise); the new file gets its owner and group
+ * where permitted and its permission bits but set-user-ID and
+ * set-group-ID.  Stale temporary files of dead writers of the same name
+ * are removed after a successful save.  Returns 0 or a negative errno
+ * with @err filled; on failure the temporary file is removed.
  */
 int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 			 struct snapmap_error *err);

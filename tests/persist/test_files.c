@@ -3,7 +3,10 @@
  * beyond well-formed regular files: they read no more than a file's
  * header lets them (a huge stranger costs one small read), refuse FIFOs
  * and devices without blocking, and reserve memory for the entries they
- * find, not for every line.
+ * find, not for every line.  Saves refuse to replace what is not a
+ * regular file, cannot be blocked by squatted temporary names, clean up
+ * the temporary files of dead writers, and keep the owner of the file
+ * they replace.
  *
  * Bounds are checked without clocks: bytes read come from /proc/self/io
  * (rchar), memory from an address-space limit (RLIMIT_AS) set in the
@@ -15,8 +18,11 @@
 #include <criterion/parameterized.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Nothing here waits for anything: a test that blocks is a failure. */
@@ -222,4 +228,160 @@ Test(files, text_blank_lines_reserve_nothing)
 	cr_assert_eq(pt_count(map), 1);
 	pt_assert_str(map, "key", "value");
 	pt_map_destroy(map);
+}
+
+/* ------------------------------------------------------------------ */
+/* Saving                                                              */
+/* ------------------------------------------------------------------ */
+
+static int save(const char *path, struct snapmap_error *err)
+{
+	struct snapmap *src = pt_map_new(NULL);
+	const struct snapmap_snapshot *snap;
+	int rc;
+
+	pt_fill(src, 10, 1);
+	snap = snapmap_pin(src);
+	rc = snapmap_save(snap, path, err);
+	snapmap_unpin(snap);
+	pt_map_destroy(src);
+	return rc;
+}
+
+/* A FIFO, a device node, and a symbolic link to one are left alone. */
+Test(files, save_refuses_what_is_not_a_regular_file)
+{
+	static const struct {
+		const char *name;
+		mode_t type;
+		const char *what;
+	} targets[] = {
+		{ "fifo", S_IFIFO, "FIFO" },
+		{ "null", S_IFCHR, "character device" },
+		{ "link-to-null", S_IFLNK, "character device" },
+	};
+	struct snapmap_error err;
+	struct stat st;
+
+	cr_assert_eq(mkfifo(pt_path("fifo"), 0644), 0);
+	/* /dev/null's numbers: as root (the tests run as root), a copy. */
+	cr_assert_eq(mknod(pt_path("null"), S_IFCHR | 0666, makedev(1, 3)), 0,
+		     "mknod: %s", strerror(errno));
+	cr_assert_eq(symlink(pt_path("null"), pt_path("link-to-null")), 0);
+	for (size_t i = 0; i < sizeof(targets) / sizeof(*targets); i++) {
+		const char *path = pt_path(targets[i].name);
+
+		cr_assert_eq(save(path, &err), -EINVAL, "%s: %s",
+			     targets[i].name, err.message);
+		cr_assert(strstr(err.message, targets[i].what), "%s",
+			  err.message);
+		cr_assert_eq(lstat(path, &st), 0);
+		cr_assert_eq(st.st_mode & S_IFMT, targets[i].type,
+			     "%s was replaced", targets[i].name);
+	}
+	/* A link to a regular file is replaced by the new file. */
+	pt_write(pt_path("real"), "old", 3);
+	cr_assert_eq(symlink("real", pt_path("link-to-real")), 0);
+	cr_assert_eq(save(pt_path("link-to-real"), &err), 0, "%s", err.message);
+	cr_assert_eq(lstat(pt_path("link-to-real"), &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+}
+
+/* Every name the old scheme (".NAME.PID.N.tmp") would try, taken. */
+Test(files, save_survives_squatted_temporary_names)
+{
+	char name[64];
+
+	for (unsigned n = 0; n <= 200; n++) {
+		snprintf(name, sizeof(name), ".x.snap.%ld.%u.tmp",
+			 (long)getpid(), n);
+		pt_write(pt_path(name), "", 0);
+	}
+	cr_assert_eq(save(pt_path("x.snap"), NULL), 0);
+	cr_assert_eq(pt_tmp_files(), 201, "the squatters are not ours to remove");
+}
+
+/* The PID of a process that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return pid;
+}
+
+static bool exists(const char *name)
+{
+	return access(pt_path(name), F_OK) == 0;
+}
+
+/*
+ * A save removes the temporary files of saves of the same name whose
+ * writer is provably gone (its PID does not exist and nobody holds the
+ * file's lock), and nothing else.
+ */
+Test(files, save_removes_stale_temporary_files_of_dead_writers)
+{
+	char dead[64], dead_old[64], locked[64], alive[64], other[64];
+	pid_t pid = dead_pid();
+	int fd;
+
+	snprintf(dead, sizeof(dead), ".x.snap.%ld.0123456789abcdef.tmp",
+		 (long)pid);
+	snprintf(dead_old, sizeof(dead_old), ".x.snap.%ld.17.tmp", (long)pid);
+	snprintf(locked, sizeof(locked), ".x.snap.%ld.00000000000000aa.tmp",
+		 (long)pid);
+	snprintf(alive, sizeof(alive), ".x.snap.%ld.00000000000000bb.tmp",
+		 (long)getppid());
+	snprintf(other, sizeof(other), ".y.snap.%ld.00000000000000cc.tmp",
+		 (long)pid);
+	pt_write(pt_path(dead), "junk", 4);
+	pt_write(pt_path(dead_old), "junk", 4);
+	pt_write(pt_path(locked), "junk", 4);
+	pt_write(pt_path(alive), "junk", 4);
+	pt_write(pt_path(other), "junk", 4);
+	pt_write(pt_path(".x.snap.notapid.tmp"), "junk", 4);
+	/* A writer in another PID namespace: its PID means nothing here,
+	 * its lock does. */
+	fd = open(pt_path(locked), O_RDONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+
+	cr_assert_eq(save(pt_path("x.snap"), NULL), 0);
+	cr_assert_not(exists(dead), "a dead writer's file stayed");
+	cr_assert_not(exists(dead_old), "a dead writer's file stayed");
+	cr_assert(exists(locked), "a locked file was removed");
+	cr_assert(exists(alive), "a live writer's file was removed");
+	cr_assert(exists(other), "another target's file was removed");
+	cr_assert(exists(".x.snap.notapid.tmp"));
+	close(fd);
+}
+
+/*
+ * Root saving over a service's private file: owner, group and mode stay
+ * the service's; set-user-ID and set-group-ID bits are not copied.
+ */
+Test(files, save_keeps_owner_and_group)
+{
+	struct stat st;
+
+	pt_write(pt_path("svc.snap"), "old", 3);
+	cr_assert_eq(chown(pt_path("svc.snap"), 65534, 65534), 0);
+	cr_assert_eq(chmod(pt_path("svc.snap"), 0600), 0);
+	cr_assert_eq(save(pt_path("svc.snap"), NULL), 0);
+	cr_assert_eq(stat(pt_path("svc.snap"), &st), 0);
+	cr_assert_eq(st.st_uid, 65534);
+	cr_assert_eq(st.st_gid, 65534);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+
+	cr_assert_eq(chmod(pt_path("svc.snap"), 06755), 0);
+	cr_assert_eq(save(pt_path("svc.snap"), NULL), 0);
+	cr_assert_eq(stat(pt_path("svc.snap"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755, "mode 0%o",
+		     (unsigned)(st.st_mode & 07777));
+	cr_assert_eq(st.st_uid, 65534);
 }
