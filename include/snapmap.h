@@ -739,13 +739,14 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   a format version, flags, the entry count, the version of the saved
  *   snapshot, the entries in key order, and CRC32C checksums over the
  *   header and over the whole file.  Integers are little-endian.
- * - text (snapmap_save_text, snapmap_load_text, snapmap_write_text), for
- *   people: one entry per line, the key, a TAB, the value.  In keys and
- *   values, \t \n \\ and \xHH (two hex digits) stand for TAB, newline,
- *   backslash and any byte, so every key and value round-trips; raw
- *   control bytes other than the separating TAB are an error.  Empty
- *   lines and lines starting with '#' are skipped.  Keys may come in any
- *   order.  The text format has no checksum.
+ * - text (snapmap_save_text, snapmap_load_text, snapmap_write_text,
+ *   snapmap_load_text_fd), for people: one entry per line, the key, a
+ *   TAB, the value.  In keys and values, \t \n \\ and \xHH (two hex
+ *   digits) stand for TAB, newline, backslash and any byte, so every key
+ *   and value round-trips; raw control bytes other than the separating
+ *   TAB are an error.  Empty lines and lines starting with '#' are
+ *   skipped.  Keys may come in any order.  The text format has no
+ *   checksum.
  *
  * Saving is crash-safe: the content goes to a temporary file in the
  * target's directory, which is fsync'ed and renamed over the target, and
@@ -981,6 +982,25 @@ int snapmap_write_text(const struct snapmap_snapshot *snap, int fd,
 SNAPMAP_API
 int snapmap_load_text(struct snapmap *map, const char *path,
 		      uint64_t *version, struct snapmap_error *err);
+
+/*
+ * snapmap_load_text_fd - replace the map's content with the text read
+ * from an open file descriptor.
+ * @fd: read from its current position to its end: a pipe, a socket,
+ *      standard input, or a file.  Unlike the loaders that take a path,
+ *      it reads whatever @fd is, and blocks as read(2) on @fd does: the
+ *      caller chose it.  It is not closed.
+ *
+ * As snapmap_load_text() otherwise: the same checks, one publish, the
+ * map unchanged on failure.  Returns 0, -EINVAL for a NULL @map or a
+ * negative @fd, -ENOMEM, the negative errno of read(2), or a loader
+ * error of the text format.
+ *
+ * Threads calling this function need to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_load_text_fd(struct snapmap *map, int fd, uint64_t *version,
+			 struct snapmap_error *err);
 
 /*
  * Hot reload.  snapmap_watch_file() starts a background thread that

@@ -577,8 +577,38 @@ release:
 	return rc;
 }
 
-int sm_load_file(struct snapmap *map, const char *path, sm_size_fn size,
-		 sm_load_mem_fn load, uint64_t *version,
+int sm_read_fd(int fd, unsigned char **bufp, size_t *lenp,
+	       struct snapmap_error *err)
+{
+	unsigned char *buf = NULL, *bigger;
+	size_t len = 0, cap = 0, got;
+	int rc;
+
+	do {
+		if (cap > SIZE_MAX / 2 ||
+		    !(bigger = sm_alloc(cap ? cap * 2 : 65536))) {
+			sm_free(buf);
+			return sm_error(err, -ENOMEM, 0, len, "out of memory");
+		}
+		if (len)
+			memcpy(bigger, buf, len);
+		sm_free(buf);
+		buf = bigger;
+		cap = cap ? cap * 2 : 65536;
+		rc = read_full(fd, buf + len, cap - len, &got, len, err);
+		if (rc) {
+			sm_free(buf);
+			return rc;
+		}
+		len += got;
+	} while (len == cap);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+int sm_load_file(struct snapmap *map, const char *path, int fd,
+		 sm_size_fn size, sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err)
 {
 	unsigned char *buf;
@@ -586,9 +616,11 @@ int sm_load_file(struct snapmap *map, const char *path, sm_size_fn size,
 	int rc;
 
 	sm_error_clear(err);
-	if (!map || !path)
-		return sm_error(err, -EINVAL, 0, 0, "NULL map or path");
-	rc = sm_read_file(path, map, size, &buf, &len, err);
+	if (!map || (!path && fd < 0))
+		return sm_error(err, -EINVAL, 0, 0, path || fd >= 0 ?
+				"NULL map" : "NULL map or path, or bad fd");
+	rc = path ? sm_read_file(path, map, size, &buf, &len, err)
+		  : sm_read_fd(fd, &buf, &len, err);
 	if (rc)
 		return rc;
 	rc = load(map, buf, len, version, err);

@@ -350,7 +350,7 @@ int sm_load_binary_mem(struct snapmap *map, unsigned char *buf, size_t len,
 int snapmap_load(struct snapmap *map, const char *path, uint64_t *version,
 		 struct snapmap_error *err)
 {
-	return sm_load_file(map, path, sm_binary_size, sm_load_binary_mem,
+	return sm_load_file(map, path, -1, sm_binary_size, sm_load_binary_mem,
 			    version, err);
 }
 

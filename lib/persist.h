@@ -186,9 +186,20 @@ typedef int (*sm_load_mem_fn)(struct snapmap *map, unsigned char *buf,
 			      size_t len, uint64_t *version,
 			      struct snapmap_error *err);
 
-/* Reads @path (as much as @size says) and hands it to @load. */
-int sm_load_file(struct snapmap *map, const char *path, sm_size_fn size,
-		 sm_load_mem_fn load, uint64_t *version,
+/*
+ * Reads @fd from its position to its end, whatever it is (the caller
+ * chose it: it may be a pipe, and reading it may block), into a buffer
+ * from sm_alloc().  Returns 0, -ENOMEM or the errno of read(2).
+ */
+int sm_read_fd(int fd, unsigned char **buf, size_t *len,
+	       struct snapmap_error *err);
+
+/*
+ * Reads @path (as much as @size says) or, when @path is NULL, @fd to
+ * its end, and hands the bytes to @load.
+ */
+int sm_load_file(struct snapmap *map, const char *path, int fd,
+		 sm_size_fn size, sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err);
 
 /* ------------------------------------------------------------------ */

@@ -390,6 +390,13 @@ out:
 int snapmap_load_text(struct snapmap *map, const char *path,
 		      uint64_t *version, struct snapmap_error *err)
 {
-	return sm_load_file(map, path, NULL, sm_load_text_mem, version,
+	return sm_load_file(map, path, -1, NULL, sm_load_text_mem, version,
+			    err);
+}
+
+int snapmap_load_text_fd(struct snapmap *map, int fd, uint64_t *version,
+			 struct snapmap_error *err)
+{
+	return sm_load_file(map, NULL, fd, NULL, sm_load_text_mem, version,
 			    err);
 }

@@ -94,7 +94,7 @@ static void reload(struct snapmap_watch *w)
 	uint64_t version = 0;
 	int rc;
 
-	rc = sm_load_file(w->map, w->abspath, w->size, w->load, &version, &err);
+	rc = sm_load_file(w->map, w->abspath, -1, w->size, w->load, &version, &err);
 	report(w, rc, rc ? 0 : version, &err);
 }
 

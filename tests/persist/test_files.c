@@ -385,3 +385,68 @@ Test(files, save_keeps_owner_and_group)
 		     (unsigned)(st.st_mode & 07777));
 	cr_assert_eq(st.st_uid, 65534);
 }
+
+/* ------------------------------------------------------------------ */
+/* Descriptors the caller chose                                        */
+/* ------------------------------------------------------------------ */
+
+/* What a path may not be, a descriptor may: a pipe, read to its end. */
+Test(files, load_text_fd_reads_a_pipe)
+{
+	static const char text[] = "b\t2\na\t1\n";
+	struct snapmap *map = pt_map_new(NULL);
+	struct snapmap_error err;
+	uint64_t version = 0;
+	int fds[2];
+
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(write(fds[1], text, sizeof(text) - 1),
+		     (ssize_t)sizeof(text) - 1);
+	close(fds[1]);
+	cr_assert_eq(snapmap_load_text_fd(map, fds[0], &version, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(version, pt_version(map));
+	cr_assert_eq(pt_count(map), 2);
+	pt_assert_str(map, "a", "1");
+	/* Not closed: the caller's. */
+	cr_assert_neq(fcntl(fds[0], F_GETFD), -1);
+	close(fds[0]);
+	cr_assert_eq(snapmap_load_text_fd(NULL, 0, NULL, &err), -EINVAL);
+	cr_assert_eq(snapmap_load_text_fd(map, -1, NULL, &err), -EINVAL);
+	cr_assert_str_not_empty(err.message);
+	pt_map_destroy(map);
+}
+
+/* `snapmap import - OUT` with standard input a pipe, as in a shell. */
+Test(files, tool_imports_from_a_pipe)
+{
+	static const char text[] = "k\tv\n";
+	const char *const args[] = { "import", "-", pt_path("out.snap"),
+				     NULL };
+	struct snapmap *map = pt_map_new(NULL);
+	struct pt_run r;
+	int status;
+	pid_t pid;
+
+	cr_assert_eq(mkfifo(pt_path("fifo"), 0600), 0);
+	fflush(NULL);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		/* Bounded: a reader that never comes ends the writer. */
+		int fd;
+
+		alarm(20);
+		fd = open(pt_path("fifo"), O_WRONLY);
+		_exit(fd >= 0 && write(fd, text, sizeof(text) - 1) ==
+		      (ssize_t)sizeof(text) - 1 ? 0 : 1);
+	}
+	pt_tool(&r, pt_path("fifo"), args);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(r.status, 0, "import -: %s", r.err);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pt_run_free(&r);
+	cr_assert_eq(snapmap_load(map, pt_path("out.snap"), NULL, NULL), 0);
+	pt_assert_str(map, "k", "v");
+	pt_map_destroy(map);
+}
