@@ -3,7 +3,8 @@
  * delete and recreate, a corrupt file (reported, counted, skipped), the
  * text format, the qsbr flavor (the watcher must be offline while it
  * waits), stopping (prompt, no descriptor left), the directory going
- * away, and the argument errors.
+ * away, a FIFO or device renamed over the file (reported, never
+ * blocking), and the argument errors.
  *
  * Nothing sleeps: a good reload is awaited with snapmap_wait_version, a
  * failed one through the callback's condition variable, each with a
@@ -370,6 +371,95 @@ Test(watch, directory_removed)
 	cr_assert_eq(ev.last_error, -ENOENT);
 	cr_assert_eq(snapmap_unwatch(w), 0);
 	pt_map_destroy(map);
+}
+
+/* Runs snapmap_unwatch() in a thread and waits for it, bounded. */
+struct unwatcher {
+	struct snapmap_watch *w;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int rc;
+};
+
+static void *unwatch_thread(void *arg)
+{
+	struct unwatcher *u = arg;
+	int rc = snapmap_unwatch(u->w);
+
+	pthread_mutex_lock(&u->lock);
+	u->rc = rc;
+	u->done = true;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+/* Stops @w; fails (without hanging) if unwatch does not return. */
+static void unwatch_bounded(struct snapmap_watch *w)
+{
+	struct unwatcher u = { .w = w, .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+	struct timespec deadline;
+	pthread_t t;
+	int rc = 0;
+
+	cr_assert_eq(pthread_create(&t, NULL, unwatch_thread, &u), 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PT_WAIT_MS / 1000;
+	pthread_mutex_lock(&u.lock);
+	while (!u.done && rc == 0)
+		rc = pthread_cond_timedwait(&u.cond, &u.lock, &deadline);
+	pthread_mutex_unlock(&u.lock);
+	cr_assert_eq(rc, 0, "snapmap_unwatch did not return in %d ms",
+		     PT_WAIT_MS);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(u.rc, 0);
+}
+
+/*
+ * A FIFO, or a symbolic link to /dev/zero, renamed over the watched
+ * file: reported (-EINVAL) without blocking the watcher, the last good
+ * version kept, the next good file loaded, and unwatch prompt.  The
+ * test opens no FIFO itself.
+ */
+Test(watch, fifo_or_device_renamed_over_is_reported)
+{
+	const struct snapmap_snapshot *before;
+	struct fixture f;
+	uint64_t v;
+
+	start(&f, &urcu_memb_flavor, 0);
+	pt_save(f.src, f.path);
+	v = wait_reload(f.map, 0);
+	before = snapmap_pin(f.map);
+
+	cr_assert_eq(mkfifo(pt_path("fifo"), 0644), 0);
+	cr_assert_eq(rename(pt_path("fifo"), f.path), 0);
+	wait_failures(&f.ev, 1);
+	cr_assert_eq(f.ev.last_error, -EINVAL);
+	cr_assert(strstr(f.ev.last_message, "FIFO"), "%s", f.ev.last_message);
+
+	cr_assert_eq(symlink("/dev/zero", pt_path("zero")), 0);
+	cr_assert_eq(rename(pt_path("zero"), f.path), 0);
+	wait_failures(&f.ev, 2);
+	cr_assert_eq(f.ev.last_error, -EINVAL);
+	pt_assert_unchanged(f.map, before);
+
+	/* A save refuses to replace a device: make room first. */
+	cr_assert_eq(unlink(f.path), 0);
+	pt_fill(f.src, 20, 6);
+	pt_save(f.src, f.path);
+	wait_reload(f.map, v);
+	assert_loaded(&f, &urcu_memb_flavor);
+
+	/* And once more with a FIFO in place, then stop. */
+	cr_assert_eq(mkfifo(pt_path("fifo"), 0644), 0);
+	cr_assert_eq(rename(pt_path("fifo"), f.path), 0);
+	wait_failures(&f.ev, 3);
+	unwatch_bounded(f.w);
+	cr_assert_eq(snapmap_destroy(f.map), 0);
+	pt_map_destroy(f.src);
 }
 
 Test(watch, unwatch_from_own_callback_is_edeadlk)
