@@ -1008,8 +1008,17 @@ int snapmap_load_text_fd(struct snapmap *map, int fd, uint64_t *version,
  * rewritten.  It watches the file's directory with inotify, so it sees
  * a rename onto the name (replace-by-rename, as snapmap_save does), a
  * writer closing the file after writing it (rewrite in place) and a file
- * deleted then created again under the name.  Events that arrive
- * together give one reload.  Writers should replace by rename: a file
+ * deleted then created again under the name.  Symbolic links on the
+ * path are followed and watched too, link by link: a link swapped to
+ * point elsewhere reloads the file it now leads to, whether the link is
+ * the file (conf.snap -> ..data/conf.snap, with a Kubernetes ConfigMap
+ * renaming a new "..data" over the old one) or a directory on the way
+ * (current -> releases/N).  A change of attributes (chmod, chown)
+ * reloads when the last reload failed, so a chmod that makes an
+ * unreadable file readable loads it.  Only regular files are loaded: a
+ * FIFO or a device renamed over the name is reported (-EINVAL) without
+ * being opened in a way that could block.  Events that arrive together
+ * give one reload.  Writers should replace by rename: a file
  * rewritten in place can be read while it is half written; a binary file
  * then fails its checksum, is reported and skipped, and the reload that
  * follows the writer's close loads the whole file.  Text files have no
@@ -1034,8 +1043,10 @@ struct snapmap_watch;
  * snapmap_watch_fn - called by the watcher thread after each reload.
  * @path:    the path given to snapmap_watch_file().
  * @result:  0 when the file was loaded, or the loader error; -ENOENT
- *           also when the watched directory itself was removed or moved
- *           (the watch then stops reloading).
+ *           also when a directory on the path was removed or moved, or
+ *           a link on it leads nowhere: the watch then waits for the
+ *           missing name to come back (it watches the directory above
+ *           it) and reloads once the path leads to a file again.
  * @version: on success, the version now holding the file's content;
  *           0 on failure.
  * @err:     the details (@err->code is @result); valid during the call.
@@ -1056,15 +1067,17 @@ typedef void (*snapmap_watch_fn)(const char *path, int result,
  * @map:   the map; it must outlive the watch (snapmap_unwatch() first,
  *         then snapmap_destroy()).
  * @path:  the file; its directory must exist, the file need not yet.
+ *         Symbolic links on the path are resolved and watched.
  * @flags: 0 (binary format) or SNAPMAP_WATCH_TEXT.
  * @fn:    optional: called after each reload.
  * @ctx:   passed to @fn.
  * @watch: out: the watch, for snapmap_unwatch() and snapmap_watch_stats().
  *
  * Returns 0, -EINVAL (NULL @map, @path or @watch, unknown flags), -EISDIR
- * (@path ends with '/'), -ENOMEM, or the negative errno of opening or
- * watching the directory (-ENOENT, -ENOTDIR, -EACCES, -EMFILE, -ENOSPC
- * for too many inotify watches) or of starting the thread (-EAGAIN).
+ * (@path ends with '/', "." or ".."), -ENOMEM, or the negative errno of
+ * resolving the path or watching its directories (-ENOENT, -ENOTDIR,
+ * -ELOOP, -ENAMETOOLONG, -EACCES, -EMFILE, -ENOSPC for too many inotify
+ * watches) or of starting the thread (-EAGAIN).
  *
  * Calling threads are NOT required to be registered RCU threads.
  */
