@@ -148,10 +148,14 @@ int sm_read_file(const char *path, const struct snapmap *map,
 	 * not the file that was checked. */
 	if (got == want)
 		rc = read_full(fd, &extra, 1, &more, want, err);
-	if (!rc && (got < want || more))
-		rc = sm_error(err, got < want ? -ENODATA : -EBADMSG, 0, got,
-			      "the file changed while it was read (%zu bytes, "
-			      "%llu expected)", got, (unsigned long long)want);
+	if (!rc && got < want)
+		rc = sm_error(err, -ENODATA, 0, got, "the file shrank while "
+			      "it was read: %zu bytes of %llu", got,
+			      (unsigned long long)want);
+	else if (!rc && more)
+		rc = sm_error(err, -EBADMSG, 0, got, "the file grew while it "
+			      "was read, past %llu bytes",
+			      (unsigned long long)want);
 	if (rc)
 		goto out;
 	*bufp = buf;

@@ -183,6 +183,23 @@ ParameterizedTest(size_t *which, files, not_a_regular_file)
 	pt_map_destroy(map);
 }
 
+/*
+ * The size is taken when the file is opened, and the read stops there:
+ * a file longer than that changed since (or, like the files of /proc,
+ * says nothing true about its size) and is refused, not read on.
+ */
+Test(files, file_longer_than_its_size_is_refused)
+{
+	struct snapmap *map = pt_map_new(NULL);
+	struct snapmap_error err;
+
+	pt_put_str(map, "keep", "me");
+	err = expect(via_load_text, map, "/proc/self/status", -EBADMSG);
+	cr_assert(strstr(err.message, "grew while it was read"), "%s",
+		  err.message);
+	pt_map_destroy(map);
+}
+
 /* VmSize of this process, in bytes. */
 static rlim_t address_space(void)
 {
