@@ -4,12 +4,15 @@
  * Module map:
  *   checksum.c  CRC32C (Castagnoli), the checksum of snapshot files
  *   error.c     snapmap_strerror() and filling struct snapmap_error
- *   fileio.c    reading a whole file; the crash-safe write (temporary
- *               file, fsync, rename, fsync of the directory); buffered
- *               output; publishing a loaded content
+ *   fileio.c    reading a regular file (no more than its header
+ *               declares) or a descriptor; the crash-safe write
+ *               (temporary file, fsync, rename, fsync of the directory,
+ *               removal of dead writers' leftovers); buffered output;
+ *               publishing a loaded content
  *   persist.c   the binary snapshot format: save, load, stat
  *   text.c      the text interchange format: save, write, load
- *   watch.c     the inotify watcher that reloads a file
+ *   watch.c     the inotify watcher that reloads a file, following the
+ *               symbolic links on its path
  *
  * Everything here sits on top of the core through internal.h: loaders
  * build entries and publish them with sm_replace_all_locked(); savers
