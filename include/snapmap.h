@@ -851,28 +851,46 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   a format version, flags, the entry count, the version of the saved
  *   snapshot, the entries in key order, and CRC32C checksums over the
  *   header and over the whole file.  Integers are little-endian.
- * - text (snapmap_save_text, snapmap_load_text, snapmap_write_text), for
- *   people: one entry per line, the key, a TAB, the value.  In keys and
- *   values, \t \n \\ and \xHH (two hex digits) stand for TAB, newline,
- *   backslash and any byte, so every key and value round-trips; raw
- *   control bytes other than the separating TAB are an error.  Empty
- *   lines and lines starting with '#' are skipped.  Keys may come in any
- *   order.  The text format has no checksum.
+ * - text (snapmap_save_text, snapmap_load_text, snapmap_write_text,
+ *   snapmap_load_text_fd), for people: one entry per line, the key, a
+ *   TAB, the value.  In keys and values, \t \n \\ and \xHH (two hex
+ *   digits) stand for TAB, newline, backslash and any byte, so every key
+ *   and value round-trips; raw control bytes other than the separating
+ *   TAB are an error.  Empty lines and lines starting with '#' are
+ *   skipped.  Keys may come in any order.  The text format has no
+ *   checksum.
  *
  * Saving is crash-safe: the content goes to a temporary file in the
- * target's directory (".NAME.PID.N.tmp"), which is fsync'ed and renamed
- * over the target, and the directory is fsync'ed.  A crash or a kill at
- * any moment leaves the old file or the new one under the name, never a
- * torn one; at worst a stale temporary file.  The new file keeps the old
- * one's permission bits.  A symbolic link at the target is replaced by
- * the file, not followed.  Saving reads the snapshot and takes no lock:
- * writers and readers of the map are not delayed at all.
+ * target's directory, which is fsync'ed and renamed over the target, and
+ * the directory is fsync'ed.  A crash or a kill at any moment leaves the
+ * old file or the new one under the name, never a torn one.  The
+ * temporary file is unnamed while it is written (O_TMPFILE) where the
+ * file system allows, and gets a random name (".NAME.PID.RANDOM.tmp")
+ * only for the rename, so a kill rarely leaves one behind; where
+ * O_TMPFILE is not available, it has that name from the start.  Every
+ * successful save of NAME removes the ".NAME.PID.*.tmp" files whose
+ * writer is provably gone: no process has that PID, and nobody holds the
+ * lock (flock) that a writer keeps on its temporary file until it closes
+ * it, just before the rename.  The target, if it exists, must be a
+ * regular file or a symbolic link to one: a FIFO or a device node is not
+ * replaced (-EINVAL).  A symbolic link to a regular file is replaced by
+ * the new file, not followed.  The new file keeps the old one's owner
+ * and group where the caller may set them (root may; others keep the
+ * group when they belong to it), as `sed -i` does, and its permission
+ * bits without set-user-ID and set-group-ID.  Saving reads the snapshot
+ * and takes no lock: writers and readers of the map are not delayed at
+ * all.
  *
- * Loading reads the whole file and validates all of it before publishing
- * its entries as the map's whole content, in one publish, as the next
- * version (the version stored in the file is informational, see
- * snapmap_file_stat).  A load that fails changes nothing: same content,
- * same version.
+ * Loading reads only regular files (after symbolic links): a FIFO, a
+ * device or a socket is refused before it is read (-EINVAL), and the
+ * open never blocks.  A binary file's header is read and checked first;
+ * then exactly the length it declares is read, and no more than its
+ * entry count can hold within the map's limits, so a file that is not a
+ * snapshot costs one small read however large it is.  All of it is
+ * validated before its entries are published as the map's whole
+ * content, in one publish, as the next version (the version stored in
+ * the file is informational, see snapmap_file_stat).  A load that fails
+ * changes nothing: same content, same version.
  *
  * struct snapmap_error - details of a failure.  Every function below
  * that takes one fills it when it is not NULL: on success @code is 0 and
@@ -890,6 +908,9 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   -ENOENT, -EACCES, -ENOTDIR, -ELOOP, -ENAMETOOLONG, ...
  *                     from open(2): the path cannot be opened;
  *   -EISDIR           the path is a directory;
+ *   -EINVAL           the path is not a regular file (a FIFO, a device,
+ *                     a socket; @message says which);
+ *   -ENODATA, -EBADMSG the file changed size while it was read;
  *   -EIO, ...         from read(2);
  *   -EMEDIUMTYPE      binary: not a snapshot file (bad magic);
  *   -EPROTONOSUPPORT  binary: written in a newer (or unknown) format
@@ -903,15 +924,18 @@ int snapmap_wait_version(struct snapmap *map, uint64_t after, int timeout_ms,
  *   -EILSEQ           binary: keys out of order under the map's order;
  *   -ENOTUNIQ         the same key twice (text: @message names both
  *                     lines);
- *   -E2BIG            a key or value longer than the map's maximum;
+ *   -E2BIG            a key or value longer than the map's maximum, or
+ *                     a binary header declaring more bytes of entries
+ *                     than its count of entries within them can hold;
  *   -ENOMEM;
  *   -EINVAL           a NULL map or path;
  *   -EDEADLK          called from inside a snapmap_update() callback on
  *                     the same map.
- * Errors of the savers: -EINVAL (NULL snapshot or path), -ENOMEM, and
- * the errno of creating, writing, syncing or renaming the file (-EACCES,
- * -ENOENT for a missing directory, -ENOSPC, -EIO, -EROFS, -EISDIR when
- * the target is a directory, ...).
+ * Errors of the savers: -EINVAL (NULL snapshot or path, or a target
+ * that is not a regular file), -ENOMEM, and the errno of creating,
+ * writing, syncing or renaming the file (-EACCES, -ENOENT for a missing
+ * directory, -ENOSPC, -EIO, -EROFS, -EISDIR when the target is a
+ * directory, ...).
  */
 #define SNAPMAP_ERROR_MESSAGE_LEN	256
 
@@ -1043,7 +1067,11 @@ int snapmap_save_text(const struct snapmap_snapshot *snap, const char *path,
  * file descriptor (a pipe, a socket, standard output), at its current
  * position.  No temporary file and no fsync: crash safety is the
  * caller's.  Returns 0, -EINVAL (NULL @snap, negative @fd), -ENOMEM or
- * the negative errno of write(2) (e.g. -EPIPE).
+ * the negative errno of write(2) (e.g. -EPIPE).  A pipe or socket whose
+ * reader is gone gives -EPIPE, never a SIGPIPE that would kill the
+ * process: the call blocks SIGPIPE in the calling thread while it
+ * writes, takes back the one its write raised, and restores the mask.
+ * A SIGPIPE already pending before the call stays pending.
  *
  * Call with rcu_read_lock held, or on a pinned snapshot.  Calling
  * threads are NOT required to be registered RCU threads when @snap is
@@ -1068,13 +1096,41 @@ int snapmap_load_text(struct snapmap *map, const char *path,
 		      uint64_t *version, struct snapmap_error *err);
 
 /*
+ * snapmap_load_text_fd - replace the map's content with the text read
+ * from an open file descriptor.
+ * @fd: read from its current position to its end: a pipe, a socket,
+ *      standard input, or a file.  Unlike the loaders that take a path,
+ *      it reads whatever @fd is, and blocks as read(2) on @fd does: the
+ *      caller chose it.  It is not closed.
+ *
+ * As snapmap_load_text() otherwise: the same checks, one publish, the
+ * map unchanged on failure.  Returns 0, -EINVAL for a NULL @map or a
+ * negative @fd, -ENOMEM, the negative errno of read(2), or a loader
+ * error of the text format.
+ *
+ * Threads calling this function need to be registered RCU threads.
+ */
+SNAPMAP_API
+int snapmap_load_text_fd(struct snapmap *map, int fd, uint64_t *version,
+			 struct snapmap_error *err);
+
+/*
  * Hot reload.  snapmap_watch_file() starts a background thread that
  * reloads the map from a file whenever the file is replaced or
  * rewritten.  It watches the file's directory with inotify, so it sees
  * a rename onto the name (replace-by-rename, as snapmap_save does), a
  * writer closing the file after writing it (rewrite in place) and a file
- * deleted then created again under the name.  Events that arrive
- * together give one reload.  Writers should replace by rename: a file
+ * deleted then created again under the name.  Symbolic links on the
+ * path are followed and watched too, link by link: a link swapped to
+ * point elsewhere reloads the file it now leads to, whether the link is
+ * the file (conf.snap -> ..data/conf.snap, with a Kubernetes ConfigMap
+ * renaming a new "..data" over the old one) or a directory on the way
+ * (current -> releases/N).  A change of attributes (chmod, chown)
+ * reloads when the last reload failed, so a chmod that makes an
+ * unreadable file readable loads it.  Only regular files are loaded: a
+ * FIFO or a device renamed over the name is reported (-EINVAL) without
+ * being opened in a way that could block.  Events that arrive together
+ * give one reload.  Writers should replace by rename: a file
  * rewritten in place can be read while it is half written; a binary file
  * then fails its checksum, is reported and skipped, and the reload that
  * follows the writer's close loads the whole file.  Text files have no
@@ -1099,8 +1155,10 @@ struct snapmap_watch;
  * snapmap_watch_fn - called by the watcher thread after each reload.
  * @path:    the path given to snapmap_watch_file().
  * @result:  0 when the file was loaded, or the loader error; -ENOENT
- *           also when the watched directory itself was removed or moved
- *           (the watch then stops reloading).
+ *           also when a directory on the path was removed or moved, or
+ *           a link on it leads nowhere: the watch then waits for the
+ *           missing name to come back (it watches the directory above
+ *           it) and reloads once the path leads to a file again.
  * @version: on success, the version now holding the file's content;
  *           0 on failure.
  * @err:     the details (@err->code is @result); valid during the call.
@@ -1121,15 +1179,17 @@ typedef void (*snapmap_watch_fn)(const char *path, int result,
  * @map:   the map; it must outlive the watch (snapmap_unwatch() first,
  *         then snapmap_destroy()).
  * @path:  the file; its directory must exist, the file need not yet.
+ *         Symbolic links on the path are resolved and watched.
  * @flags: 0 (binary format) or SNAPMAP_WATCH_TEXT.
  * @fn:    optional: called after each reload.
  * @ctx:   passed to @fn.
  * @watch: out: the watch, for snapmap_unwatch() and snapmap_watch_stats().
  *
  * Returns 0, -EINVAL (NULL @map, @path or @watch, unknown flags), -EISDIR
- * (@path ends with '/'), -ENOMEM, or the negative errno of opening or
- * watching the directory (-ENOENT, -ENOTDIR, -EACCES, -EMFILE, -ENOSPC
- * for too many inotify watches) or of starting the thread (-EAGAIN).
+ * (@path ends with '/', "." or ".."), -ENOMEM, or the negative errno of
+ * resolving the path or watching its directories (-ENOENT, -ENOTDIR,
+ * -ELOOP, -ENAMETOOLONG, -EACCES, -EMFILE, -ENOSPC for too many inotify
+ * watches) or of starting the thread (-EAGAIN).
  *
  * Calling threads are NOT required to be registered RCU threads.
  */

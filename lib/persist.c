@@ -111,15 +111,20 @@ int snapmap_save(const struct snapmap_snapshot *snap, const char *path,
 /* ------------------------------------------------------------------ */
 
 /*
- * Checks everything but the entries: magic, format version, header
- * checksum, flags, the file's length against the header, the file
- * checksum, and that the count can fit the body.
+ * Checks what the header alone can tell, from the first @len bytes of
+ * the file (@buf) and its size @file_len: magic, format version, header
+ * checksum, flags, that the file is as long as the header says, that the
+ * count can fit the body and, with @map, that the body is no longer than
+ * @count entries within the map's limits can be.  A loader reading a
+ * file calls it before reading the rest, so that a stranger or a corrupt
+ * header costs one small read.
  */
-static int check_frame(const unsigned char *buf, size_t len,
-		       struct header *h, struct snapmap_error *err)
+static int check_header(const struct snapmap *map, const unsigned char *buf,
+			size_t len, uint64_t file_len, struct header *h,
+			struct snapmap_error *err)
 {
-	size_t avail, end;
-	uint32_t stored, computed;
+	uint64_t frame = SM_FILE_HEADER_LEN + SM_FILE_TRAILER_LEN, most;
+	unsigned long long flen = (unsigned long long)file_len;
 
 	/* A prefix of the magic is a truncated snapshot, not a stranger. */
 	if (memcmp(buf, magic, len < sizeof(magic) ? len : sizeof(magic)))
@@ -127,8 +132,8 @@ static int check_frame(const unsigned char *buf, size_t len,
 				"not a snapmap file (bad magic)");
 	if (len < SM_FILE_MAGIC_LEN + 4)
 		return sm_error(err, -ENODATA, 0, len,
-				"truncated: %zu bytes, shorter than the "
-				"header", len);
+				"truncated: %llu bytes, shorter than the "
+				"header", flen);
 	h->format_version = sm_get_le32(buf + 8);
 	if (h->format_version > SM_FILE_FORMAT_VERSION)
 		return sm_error(err, -EPROTONOSUPPORT, 0, 8,
@@ -140,8 +145,8 @@ static int check_frame(const unsigned char *buf, size_t len,
 				"unknown format version %u", h->format_version);
 	if (len < SM_FILE_HEADER_LEN)
 		return sm_error(err, -ENODATA, 0, len,
-				"truncated: %zu bytes, shorter than the "
-				"header", len);
+				"truncated: %llu bytes, shorter than the "
+				"header", flen);
 	if (sm_get_le32(buf + SM_FILE_CRC_OFFSET) !=
 	    sm_crc32c(0, buf, SM_FILE_CRC_OFFSET))
 		return sm_error(err, -EBADMSG, 0, SM_FILE_CRC_OFFSET,
@@ -154,34 +159,59 @@ static int check_frame(const unsigned char *buf, size_t len,
 	h->version = sm_get_le64(buf + 24);
 	h->body_len = sm_get_le64(buf + 32);
 
-	avail = len - SM_FILE_HEADER_LEN;
-	if (avail < SM_FILE_TRAILER_LEN ||
-	    h->body_len > avail - SM_FILE_TRAILER_LEN) {
-		uint64_t frame = SM_FILE_HEADER_LEN + SM_FILE_TRAILER_LEN;
-		uint64_t want = h->body_len > UINT64_MAX - frame ?
-				UINT64_MAX : h->body_len + frame;
-
-		return sm_error(err, -ENODATA, 0, len,
-				"truncated: %zu bytes of %llu", len,
-				(unsigned long long)want);
-	}
-	end = SM_FILE_HEADER_LEN + (size_t)h->body_len;
-	if (len > end + SM_FILE_TRAILER_LEN)
-		return sm_error(err, -EBADMSG, 0, end + SM_FILE_TRAILER_LEN,
-				"%zu bytes of trailing data after the checksum",
-				len - end - SM_FILE_TRAILER_LEN);
-	stored = sm_get_le32(buf + end);
-	computed = sm_crc32c(0, buf, end);
-	if (stored != computed)
-		return sm_error(err, -EBADMSG, 0, end,
-				"checksum mismatch: stored 0x%08x, computed "
-				"0x%08x", stored, computed);
+	if (file_len < frame || h->body_len > file_len - frame)
+		return sm_error(err, -ENODATA, 0, flen,
+				"truncated: %llu bytes of %llu", flen,
+				h->body_len > UINT64_MAX - frame ?
+				(unsigned long long)UINT64_MAX :
+				(unsigned long long)(h->body_len + frame));
+	if (file_len > h->body_len + frame)
+		return sm_error(err, -EBADMSG, 0, h->body_len + frame,
+				"%llu bytes of trailing data after the checksum",
+				(unsigned long long)(file_len - h->body_len -
+						     frame));
 	if (h->count > h->body_len / ENTRY_HEADER_LEN)
 		return sm_error(err, -EBADMSG, 0, 16,
 				"%llu entries cannot fit in %llu bytes",
 				(unsigned long long)h->count,
 				(unsigned long long)h->body_len);
+	if (map && !__builtin_mul_overflow(h->count, ENTRY_HEADER_LEN +
+					   (uint64_t)map->max_key_len +
+					   map->max_value_len, &most) &&
+	    h->body_len > most)
+		return sm_error(err, -E2BIG, 0, 32,
+				"%llu bytes of entries: more than %llu entries "
+				"within the map's limits can hold",
+				(unsigned long long)h->body_len,
+				(unsigned long long)h->count);
 	return 0;
+}
+
+/* The file checksum, over a whole file whose header was checked. */
+static int check_body(const unsigned char *buf, const struct header *h,
+		      struct snapmap_error *err)
+{
+	size_t end = SM_FILE_HEADER_LEN + (size_t)h->body_len;
+	uint32_t stored = sm_get_le32(buf + end);
+	uint32_t computed = sm_crc32c(0, buf, end);
+
+	if (stored != computed)
+		return sm_error(err, -EBADMSG, 0, end,
+				"checksum mismatch: stored 0x%08x, computed "
+				"0x%08x", stored, computed);
+	return 0;
+}
+
+int sm_binary_size(const struct snapmap *map, const unsigned char *head,
+		   size_t len, uint64_t file_size, uint64_t *want,
+		   struct snapmap_error *err)
+{
+	struct header h;
+	int rc = check_header(map, head, len, file_size, &h, err);
+
+	/* check_header() made sure the file is exactly that long. */
+	*want = file_size;
+	return rc;
 }
 
 /* Walks the entries of a file whose frame was checked. */
@@ -305,7 +335,9 @@ int sm_load_binary_mem(struct snapmap *map, unsigned char *buf, size_t len,
 	struct walker w;
 	int rc;
 
-	rc = check_frame(buf, len, &h, err);
+	rc = check_header(map, buf, len, len, &h, err);
+	if (!rc)
+		rc = check_body(buf, &h, err);
 	if (!rc)
 		rc = check_entries(map, buf, &h, NULL, err);
 	if (rc)
@@ -318,8 +350,8 @@ int sm_load_binary_mem(struct snapmap *map, unsigned char *buf, size_t len,
 int snapmap_load(struct snapmap *map, const char *path, uint64_t *version,
 		 struct snapmap_error *err)
 {
-	return sm_load_file(map, path, sm_load_binary_mem, version,
-			    err);
+	return sm_load_file(map, path, -1, sm_binary_size, sm_load_binary_mem,
+			    version, err);
 }
 
 int snapmap_file_stat(const char *path, struct snapmap_file_stat *st,
@@ -334,10 +366,12 @@ int snapmap_file_stat(const char *path, struct snapmap_file_stat *st,
 	sm_error_clear(err);
 	if (!path || !st)
 		return sm_error(err, -EINVAL, 0, 0, "NULL path or stat");
-	rc = sm_read_file(path, &buf, &len, err);
+	rc = sm_read_file(path, NULL, sm_binary_size, &buf, &len, err);
 	if (rc)
 		return rc;
-	rc = check_frame(buf, len, &h, err);
+	rc = check_header(NULL, buf, len, len, &h, err);
+	if (!rc)
+		rc = check_body(buf, &h, err);
 	if (!rc)
 		rc = check_entries(NULL, buf, &h, &found, err);
 	if (!rc) {

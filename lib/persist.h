@@ -4,12 +4,15 @@
  * Module map:
  *   checksum.c  CRC32C (Castagnoli), the checksum of snapshot files
  *   error.c     snapmap_strerror() and filling struct snapmap_error
- *   fileio.c    reading a whole file; the crash-safe write (temporary
- *               file, fsync, rename, fsync of the directory); buffered
- *               output; publishing a loaded content
+ *   fileio.c    reading a regular file (no more than its header
+ *               declares) or a descriptor; the crash-safe write
+ *               (temporary file, fsync, rename, fsync of the directory,
+ *               removal of dead writers' leftovers); buffered output;
+ *               publishing a loaded content
  *   persist.c   the binary snapshot format: save, load, stat
  *   text.c      the text interchange format: save, write, load
- *   watch.c     the inotify watcher that reloads a file
+ *   watch.c     the inotify watcher that reloads a file, following the
+ *               symbolic links on its path
  *
  * Everything here sits on top of the core through internal.h: loaders
  * build entries and publish them with sm_replace_all_locked(); savers
@@ -22,6 +25,7 @@
 #include "internal.h"
 
 #include <stdarg.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------------ */
 /* checksum.c                                                          */
@@ -54,13 +58,32 @@ void sm_error_clear(struct snapmap_error *err);
 /* ------------------------------------------------------------------ */
 
 /*
- * Reads the whole file @path into a
- * buffer from sm_alloc() that the caller frees with sm_free().  Returns
- * 0 or the negative errno of open(2), fstat(2) or read(2) (-EISDIR for a
- * directory, -ENOMEM), with @err filled.
+ * How much of a file a loader wants to read, decided from its first @len
+ * bytes @head (all of them, or SM_FILE_HEADER_LEN, whichever is less)
+ * and its size on disk: 0 with *@want set, or the format's error with
+ * @err filled when the header alone condemns the file.  @map is the map
+ * being loaded (NULL for snapmap_file_stat), whose limits bound @want.
  */
-int sm_read_file(const char *path, unsigned char **buf,
-		 size_t *len, struct snapmap_error *err);
+typedef int (*sm_size_fn)(const struct snapmap *map,
+			  const unsigned char *head, size_t len,
+			  uint64_t file_size, uint64_t *want,
+			  struct snapmap_error *err);
+
+/*
+ * Reads the regular file @path into a buffer from sm_alloc() that the
+ * caller frees with sm_free(): its first bytes, then as many as @size
+ * says (the whole file when @size is NULL).  Never blocks on a FIFO nor
+ * reads a device: anything but a regular file is refused (-EISDIR for a
+ * directory, -EINVAL otherwise).  Returns 0 or the negative errno of
+ * stat(2), open(2) or read(2), -ENOMEM, the error of @size, or -ENODATA
+ * / -EBADMSG when the file changed size while it was read; @err filled.
+ */
+int sm_read_file(const char *path, const struct snapmap *map,
+		 sm_size_fn size, unsigned char **buf, size_t *len,
+		 struct snapmap_error *err);
+
+/* 0 when @st is a regular file; -EISDIR or -EINVAL with @err filled. */
+int sm_check_regular(const struct stat *st, struct snapmap_error *err);
 
 /*
  * Buffered output to a file descriptor.  Errors are sticky: after the
@@ -89,9 +112,12 @@ typedef int (*sm_emit_fn)(struct sm_out *out, const void *ctx);
  * Crash-safe replacement of @path by what @emit writes: a temporary file
  * in the same directory, written, fsync'ed, renamed over @path, then the
  * directory fsync'ed.  At every moment @path is the old file or the new
- * one.  The new file gets the old one's permission bits if there was
- * one.  Returns 0 or a negative errno with @err filled; on failure the
- * temporary file is removed.
+ * one.  An existing target must be a regular file, or a symbolic link
+ * to one (-EINVAL otherwise); the new file gets its owner and group
+ * where permitted and its permission bits but set-user-ID and
+ * set-group-ID.  Stale temporary files of dead writers of the same name
+ * are removed after a successful save.  Returns 0 or a negative errno
+ * with @err filled; on failure the temporary file is removed.
  */
 int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 			 struct snapmap_error *err);
@@ -163,9 +189,20 @@ typedef int (*sm_load_mem_fn)(struct snapmap *map, unsigned char *buf,
 			      size_t len, uint64_t *version,
 			      struct snapmap_error *err);
 
-/* Reads @path and hands it to @load. */
-int sm_load_file(struct snapmap *map, const char *path,
-		 sm_load_mem_fn load, uint64_t *version,
+/*
+ * Reads @fd from its position to its end, whatever it is (the caller
+ * chose it: it may be a pipe, and reading it may block), into a buffer
+ * from sm_alloc().  Returns 0, -ENOMEM or the errno of read(2).
+ */
+int sm_read_fd(int fd, unsigned char **buf, size_t *len,
+	       struct snapmap_error *err);
+
+/*
+ * Reads @path (as much as @size says) or, when @path is NULL, @fd to
+ * its end, and hands the bytes to @load.
+ */
+int sm_load_file(struct snapmap *map, const char *path, int fd,
+		 sm_size_fn size, sm_load_mem_fn load, uint64_t *version,
 		 struct snapmap_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -175,6 +212,11 @@ int sm_load_file(struct snapmap *map, const char *path,
 
 int sm_load_binary_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		       uint64_t *version, struct snapmap_error *err);
+/* The binary format's sm_size_fn: checks the header before the body is
+ * read. */
+int sm_binary_size(const struct snapmap *map, const unsigned char *head,
+		   size_t len, uint64_t file_size, uint64_t *want,
+		   struct snapmap_error *err);
 int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		     uint64_t *version, struct snapmap_error *err);
 

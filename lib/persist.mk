@@ -55,6 +55,7 @@ tests_persist_persist_SOURCES = \
 	tests/persist/test_defects.c \
 	tests/persist/test_crash.c \
 	tests/persist/test_watch.c \
+	tests/persist/test_files.c \
 	tests/persist/test_tool.c \
 	lib/checksum.c
 tests_persist_persist_CPPFLAGS = $(AM_CPPFLAGS) \

@@ -25,6 +25,8 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,18 +97,48 @@ int snapmap_save_text(const struct snapmap_snapshot *snap, const char *path,
 	return sm_write_file_atomic(path, emit_text, snap, err);
 }
 
+/*
+ * A write to a pipe or socket whose reader is gone raises SIGPIPE, whose
+ * default action kills the process, while the caller was promised
+ * -EPIPE.  The signal mask is per thread and a write's SIGPIPE goes to
+ * the writing thread, so blocking it here for the duration of the call
+ * changes nothing for the other threads; a SIGPIPE the call raised is
+ * then taken back before the mask is restored.  One that was pending
+ * before the call is left pending, as it was.
+ */
+static int write_text_nosigpipe(const struct snapmap_snapshot *snap, int fd)
+{
+	const struct timespec now = { 0, 0 };
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	struct sm_out out;
+	int rc;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	was_pending = sigpending(&pending) == 0 &&
+		      sigismember(&pending, SIGPIPE) == 1;
+	sm_out_init(&out, fd);
+	emit_text(&out, snap);
+	rc = sm_out_finish(&out);
+	if (rc == -EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &now) < 0 &&
+		       errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 int snapmap_write_text(const struct snapmap_snapshot *snap, int fd,
 		       struct snapmap_error *err)
 {
-	struct sm_out out;
 	int rc;
 
 	sm_error_clear(err);
 	if (!snap || fd < 0)
 		return sm_error(err, -EINVAL, 0, 0, "NULL snapshot or bad fd");
-	sm_out_init(&out, fd);
-	emit_text(&out, snap);
-	rc = sm_out_finish(&out);
+	rc = write_text_nosigpipe(snap, fd);
 	if (rc)
 		sm_error(err, rc, 0, 0, "write failed: %s",
 			 snapmap_strerror(rc));
@@ -288,22 +320,40 @@ static void item_next(void *cursor, struct sm_loaded *item)
 	*item = c->items[c->next++];
 }
 
+/*
+ * Makes room for one more item in *@items.  The array grows as entries
+ * are found, by doubling: sizing it by the file's line count up front
+ * would reserve an item for every blank or comment line as well.
+ */
+static int room_for_one(struct sm_loaded **items, size_t n, size_t *cap)
+{
+	struct sm_loaded *bigger;
+	size_t more = *cap ? *cap * 2 : 64;
+
+	if (n < *cap)
+		return 0;
+	if (more > SIZE_MAX / sizeof(**items))
+		return -ENOMEM;
+	bigger = sm_alloc(more * sizeof(**items));
+	if (!bigger)
+		return -ENOMEM;
+	if (n)
+		memcpy(bigger, *items, n * sizeof(**items));
+	sm_free(*items);
+	*items = bigger;
+	*cap = more;
+	return 0;
+}
+
 int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		     uint64_t *version, struct snapmap_error *err)
 {
 	struct parser ps = { .file = buf, .line = 1, .err = err };
 	unsigned char *p = buf, *end = buf + len;
-	struct sm_loaded *items;
+	struct sm_loaded *items = NULL;
 	struct item_cursor cursor;
-	size_t n = 0, cap = 1;
+	size_t n = 0, cap = 0;
 	int rc = 0;
-
-	/* At most one entry per line: count them to size the array once. */
-	for (unsigned char *q = buf; (q = memchr(q, '\n', end - q)); q++)
-		cap++;
-	items = sm_calloc(cap, sizeof(*items));
-	if (!items)
-		return sm_error(err, -ENOMEM, 0, 0, "out of memory");
 
 	for (; p < end; ps.line++) {
 		unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -311,6 +361,12 @@ int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 
 		ps.line_start = p;
 		if (eol != p && *p != '#') {
+			if (room_for_one(&items, n, &cap)) {
+				rc = sm_error(err, -ENOMEM, ps.line,
+					      (unsigned long long)(p - buf),
+					      "out of memory");
+				goto out;
+			}
 			rc = parse_entry(&ps, map, p, eol, &items[n++]);
 			if (rc)
 				goto out;
@@ -318,7 +374,8 @@ int sm_load_text_mem(struct snapmap *map, unsigned char *buf, size_t len,
 		p = nl ? nl + 1 : end;
 	}
 
-	qsort_r(items, n, sizeof(*items), item_order, map);
+	if (n)	/* qsort_r()'s array may not be NULL, even empty */
+		qsort_r(items, n, sizeof(*items), item_order, map);
 	rc = check_unique(map, items, n, err);
 	if (rc)
 		goto out;
@@ -333,6 +390,13 @@ out:
 int snapmap_load_text(struct snapmap *map, const char *path,
 		      uint64_t *version, struct snapmap_error *err)
 {
-	return sm_load_file(map, path, sm_load_text_mem, version,
+	return sm_load_file(map, path, -1, NULL, sm_load_text_mem, version,
+			    err);
+}
+
+int snapmap_load_text_fd(struct snapmap *map, int fd, uint64_t *version,
+			 struct snapmap_error *err)
+{
+	return sm_load_file(map, NULL, fd, NULL, sm_load_text_mem, version,
 			    err);
 }

@@ -2,14 +2,32 @@
  * watch.c - reloading a map whenever its file is replaced or rewritten.
  *
  * One background thread per watch sleeps in poll(2) on an inotify
- * descriptor and an eventfd.  It watches the file's DIRECTORY, not the
- * file: a watch on the file would follow the old inode after a
- * replace-by-rename and die with a delete, whereas the directory sees all
- * three ways of changing a file under a name:
+ * descriptor and an eventfd.  It watches DIRECTORIES, not the file: a
+ * watch on the file would follow the old inode after a replace-by-rename
+ * and die with a delete, whereas the directory sees all three ways of
+ * changing a file under a name:
  *
  *   replace by rename      IN_MOVED_TO with the name
  *   rewrite in place       IN_CLOSE_WRITE with the name
  *   delete and recreate    IN_CLOSE_WRITE with the name, once written
+ *
+ * The path may lead to the file through symbolic links, and those are
+ * what deployments swap: a Kubernetes ConfigMap renames a new "..data"
+ * link over the old one, a release switches "current -> releases/N".
+ * So the watcher resolves the path itself, link by link (resolve()), and
+ * watches the directory of every link on the way as well as the file's
+ * own directory: the "points", a (directory watch, name) pair each.  Any
+ * event on a point makes it resolve the path again and move its watches;
+ * the file is reloaded when it was replaced or rewritten, or when the
+ * chain of links now leads elsewhere.  When a directory on the way is
+ * missing, the watcher reports -ENOENT and watches the directory above
+ * it for the missing name, so that it goes on once the directory is
+ * back.
+ *
+ * A change of attributes (IN_ATTRIB: chmod, chown) reloads only when the
+ * last reload failed: a chmod that makes an unreadable file readable is
+ * what the file was waiting for, while a touch of a good file would only
+ * publish the same content again.
  *
  * Reloading on IN_CLOSE_WRITE rather than on every IN_MODIFY means a
  * writer's half-written file is read at most once it closed it; a binary
@@ -36,27 +54,41 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* What the directory watch reports. */
-#define WATCH_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | \
+/* What the directory watches report. */
+#define WATCH_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | \
+			 IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | \
 			 IN_MOVE_SELF | IN_ONLYDIR)
-/* Events after which the directory watch is gone (or names another
- * directory than the path does). */
+/* Events after which a directory watch is gone, or names another
+ * directory than the path does. */
 #define WATCH_GONE	(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | \
 			 IN_UNMOUNT)
+/* The links followed at most, as the kernel does (MAXSYMLINKS). */
+#define MAX_LINKS	40
+
+/* A name in a watched directory whose changes concern the file. */
+struct watch_point {
+	int wd;				/* the directory's inotify watch */
+	char name[NAME_MAX + 1];
+};
 
 struct snapmap_watch {
 	struct snapmap *map;
 	char *path;		/* as given: for the callback */
 	char *abspath;		/* made absolute: for loading */
-	const char *name;	/* the file's name in its directory */
+	sm_size_fn size;
 	sm_load_mem_fn load;
 	snapmap_watch_fn fn;
 	void *ctx;
 	int inotify_fd;
 	int stop_fd;		/* eventfd: nonzero means stop */
-	bool dead;		/* the directory watch is gone */
+	bool dead;		/* nothing is watched any more */
+	bool failing;		/* the last reload failed */
+	/* The links of the path, then the file. */
+	struct watch_point points[MAX_LINKS + 2];
+	size_t npoints;
 	pthread_t thread;
 
 	pthread_mutex_t lock;	/* the counters below */
@@ -93,19 +125,175 @@ static void reload(struct snapmap_watch *w)
 	uint64_t version = 0;
 	int rc;
 
-	rc = sm_load_file(w->map, w->abspath, w->load, &version, &err);
+	rc = sm_load_file(w->map, w->abspath, -1, w->size, w->load, &version,
+			  &err);
+	w->failing = rc != 0;
 	report(w, rc, rc ? 0 : version, &err);
 }
 
+/* Adds the point (@dir, @name) to @pts, watching @dir. */
+static int add_point(int ifd, struct watch_point *pts, size_t *n,
+		     const char *dir, const char *name)
+{
+	int wd = inotify_add_watch(ifd, *dir ? dir : "/", WATCH_MASK);
+
+	if (wd < 0)
+		return -errno;
+	pts[*n].wd = wd;
+	strcpy(pts[*n].name, name);
+	(*n)++;
+	return 0;
+}
+
 /*
- * Reads every pending event; returns whether one of them concerns our
- * file (or events were lost, so that one might have).
+ * Walks the absolute @path component by component as the kernel would,
+ * following symbolic links, and fills @pts with a point for every link
+ * met and one for the file (whose directory must exist; the file need
+ * not), watching their directories.  Where a directory on the way is
+ * missing it returns -ENOENT, with a point for the missing name in the
+ * directory above it, the last point.  Returns 0 or a negative errno.
  */
-static bool drain(struct snapmap_watch *w)
+static int resolve(int ifd, const char *path, struct watch_point *pts,
+		   size_t *n)
+{
+	char dir[PATH_MAX] = "", rest[PATH_MAX], link[PATH_MAX];
+	char comp[NAME_MAX + 1], sub[PATH_MAX];
+	size_t links = 0;
+	struct stat st;
+
+	*n = 0;
+	if (strlen(path) >= sizeof(rest))
+		return -ENAMETOOLONG;
+	strcpy(rest, path);
+	for (;;) {
+		char *p = rest + strspn(rest, "/");
+		size_t len = strcspn(p, "/"), dlen = strlen(dir);
+		ssize_t tlen;
+		bool last;
+		int rc;
+
+		if (!len)
+			return -EISDIR;		/* ends with "/", "." or ".." */
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		p += strspn(p, "/");
+		memmove(rest, p, strlen(p) + 1);
+		last = !*rest;
+		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
+			/* dir holds no link: its ".." is its parent. */
+			if (comp[1] && dlen)
+				*strrchr(dir, '/') = '\0';
+			if (last)
+				return -EISDIR;
+			continue;
+		}
+		if (dlen + 1 + len >= sizeof(sub))
+			return -ENAMETOOLONG;
+		memcpy(sub, dir, dlen);
+		sub[dlen] = '/';
+		memcpy(sub + dlen + 1, comp, len + 1);
+		rc = lstat(sub, &st) ? -errno : 0;
+		if (rc == 0 && S_ISLNK(st.st_mode)) {
+			if (++links > MAX_LINKS)
+				return -ELOOP;
+			rc = add_point(ifd, pts, n, dir, comp);
+			if (rc)
+				return rc;
+			tlen = readlink(sub, link, sizeof(link));
+			if (tlen < 0)
+				return -errno;
+			if ((size_t)tlen + 1 + strlen(rest) >= sizeof(rest))
+				return -ENAMETOOLONG;
+			/* rest = the link's target, then what followed. */
+			memmove(rest + tlen + 1, rest, strlen(rest) + 1);
+			memcpy(rest, link, (size_t)tlen);
+			rest[tlen] = last ? '\0' : '/';
+			if (link[0] == '/')
+				dir[0] = '\0';
+			continue;
+		}
+		if (last)
+			return add_point(ifd, pts, n, dir, comp);
+		if (rc == -ENOENT) {
+			rc = add_point(ifd, pts, n, dir, comp);
+			return rc ? rc : -ENOENT;
+		}
+		if (rc)
+			return rc;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		strcpy(dir, sub);
+	}
+}
+
+static bool has_wd(const struct watch_point *pts, size_t n, int wd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pts[i].wd == wd)
+			return true;
+	return false;
+}
+
+/*
+ * Resolves the path again and moves the watches to the new points.
+ * Returns 0 or the error of resolve(), with @err filled and the watch
+ * left on whatever points resolve() reached; *@changed tells whether the
+ * path now leads elsewhere.  With no point left the watch is dead.
+ */
+static int rewatch(struct snapmap_watch *w, bool *changed,
+		   struct snapmap_error *err)
+{
+	struct watch_point pts[MAX_LINKS + 2];
+	size_t n;
+	int rc = resolve(w->inotify_fd, w->abspath, pts, &n);
+
+	*changed = n != w->npoints;
+	for (size_t i = 0; i < n && !*changed; i++)
+		*changed = pts[i].wd != w->points[i].wd ||
+			   strcmp(pts[i].name, w->points[i].name) != 0;
+	/* Watches of directories no longer on the way: removing one queues
+	 * an IN_IGNORED that drain() ignores, its wd being unknown. */
+	for (size_t i = 0; i < w->npoints; i++)
+		if (!has_wd(pts, n, w->points[i].wd) &&
+		    !has_wd(w->points, i, w->points[i].wd))
+			inotify_rm_watch(w->inotify_fd, w->points[i].wd);
+	memcpy(w->points, pts, n * sizeof(*pts));
+	w->npoints = n;
+	w->dead = n == 0;
+	if (!rc)
+		return 0;
+	return sm_error(err, rc, 0, 0, "%s%s", rc == -ENOENT ?
+			"a directory on the path is missing" :
+			snapmap_strerror(rc), w->dead ?
+			": no longer watching" : ": waiting for it");
+}
+
+/* What drain() found. */
+enum {
+	EV_RELOAD = 1,		/* the file was replaced or rewritten */
+	EV_REWATCH = 2,		/* something on the path changed */
+};
+
+/* Which of our points @ev names, or NULL. */
+static const struct watch_point *point_of(const struct snapmap_watch *w,
+					  const struct inotify_event *ev)
+{
+	for (size_t i = 0; i < w->npoints; i++)
+		if (w->points[i].wd == ev->wd && ev->len &&
+		    strcmp(ev->name, w->points[i].name) == 0)
+			return &w->points[i];
+	return NULL;
+}
+
+/* Reads every pending event; returns what they call for (EV_*). */
+static unsigned drain(struct snapmap_watch *w)
 {
 	/* Aligned for struct inotify_event, as inotify(7) asks. */
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool relevant = false;
+	unsigned what = 0;
 
 	for (;;) {
 		ssize_t n = read(w->inotify_fd, buf, sizeof(buf));
@@ -113,17 +301,22 @@ static bool drain(struct snapmap_watch *w)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return relevant;	/* EAGAIN: drained */
+			return what;	/* EAGAIN: drained */
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const void *)p;
 
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW)
-				relevant = true;
+				what |= EV_RELOAD | EV_REWATCH;
 			else if (ev->mask & WATCH_GONE)
-				w->dead = true;
-			else if (ev->len && strcmp(ev->name, w->name) == 0)
-				relevant = true;
+				what |= has_wd(w->points, w->npoints, ev->wd) ?
+					EV_REWATCH : 0;
+			else if (point_of(w, ev))
+				what |= EV_REWATCH |
+					(ev->mask & (IN_CLOSE_WRITE |
+						     IN_MOVED_TO) ||
+					 (ev->mask & IN_ATTRIB && w->failing) ?
+					 EV_RELOAD : 0);
 		}
 	}
 }
@@ -133,7 +326,6 @@ static void *watch_thread(void *arg)
 	struct snapmap_watch *w = arg;
 	const struct rcu_flavor_struct *flavor = w->map->flavor;
 	struct snapmap_error err;
-	bool reported_gone = false;
 
 	flavor->register_thread();
 	for (;;) {
@@ -141,6 +333,8 @@ static void *watch_thread(void *arg)
 			{ .fd = w->stop_fd, .events = POLLIN },
 			{ .fd = w->inotify_fd, .events = POLLIN },
 		};
+		unsigned what = 0;
+		bool changed;
 		int n;
 
 		/* qsbr: offline while blocked, so grace periods go on
@@ -152,15 +346,22 @@ static void *watch_thread(void *arg)
 			continue;	/* EINTR */
 		if (fds[0].revents)
 			break;
-		if ((fds[1].revents & POLLIN) && drain(w))
-			reload(w);
-		if (w->dead && !reported_gone) {
-			reported_gone = true;
-			report(w, sm_error(&err, -ENOENT, 0, 0,
-					   "the directory was removed or "
-					   "moved: no longer watching"),
-			       0, &err);
+		if (fds[1].revents & POLLIN)
+			what = drain(w);
+		if (what & EV_REWATCH) {
+			int rc = rewatch(w, &changed, &err);
+
+			if (rc) {
+				/* Nothing to load: the path leads nowhere. */
+				w->failing = true;
+				report(w, rc, 0, &err);
+				continue;
+			}
+			if (changed)
+				what |= EV_RELOAD;
 		}
+		if (what & EV_RELOAD)
+			reload(w);
 	}
 	flavor->unregister_thread();
 	return NULL;
@@ -204,25 +405,21 @@ static int make_absolute(const char *path, char *abs, size_t size)
 }
 
 /*
- * Sets up the inotify watch on the directory of w->abspath, whose copy
- * @dirbuf this cuts at the last slash.  No descriptor of the directory
- * is kept: one would hold its dentry, and the kernel would not report
- * its removal (IN_DELETE_SELF) until that descriptor was closed.
+ * Sets up inotify on the points of w->abspath (a failure to resolve it
+ * is an error here: the caller learns of a wrong path at once) and the
+ * eventfd.  No descriptor of a directory is kept: one would hold its
+ * dentry, and the kernel would not report its removal (IN_DELETE_SELF)
+ * until that descriptor was closed.
  */
-static int watch_dir(struct snapmap_watch *w, char *dirbuf)
+static int watch_start(struct snapmap_watch *w)
 {
-	char *slash = strrchr(dirbuf, '/');
-
-	/* Absolute, so there is a slash; "/name" watches "/". */
-	if (slash == dirbuf)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
 	w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->inotify_fd < 0)
 		return -errno;
-	if (inotify_add_watch(w->inotify_fd, dirbuf, WATCH_MASK) < 0)
-		return -errno;
+	int rc = resolve(w->inotify_fd, w->abspath, w->points, &w->npoints);
+
+	if (rc)
+		return rc;
 	w->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->stop_fd < 0)
 		return -errno;
@@ -236,7 +433,6 @@ int snapmap_watch_file(struct snapmap *map, const char *path, unsigned flags,
 	struct snapmap_watch *w;
 	size_t len, abssize;
 	sigset_t all, old;
-	char *dirbuf;
 	int rc;
 
 	if (!map || !path || !watchp || (flags & ~SNAPMAP_WATCH_TEXT))
@@ -252,28 +448,25 @@ int snapmap_watch_file(struct snapmap *map, const char *path, unsigned flags,
 		sm_free(w);
 		return -ENOMEM;
 	}
-	/* One allocation: the path as given, the absolute path, and a copy
-	 * of that cut into the directory. */
+	/* One allocation: the path as given and the absolute path. */
 	abssize = PATH_MAX + len + 2;
-	w->path = sm_alloc(len + 1 + 2 * abssize);
+	w->path = sm_alloc(len + 1 + abssize);
 	if (!w->path) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	memcpy(w->path, path, len + 1);
 	w->abspath = w->path + len + 1;
-	dirbuf = w->abspath + abssize;
 	rc = make_absolute(path, w->abspath, abssize);
 	if (rc)
 		goto fail;
-	strcpy(dirbuf, w->abspath);
-	w->name = strrchr(w->abspath, '/') + 1;
 	w->map = map;
+	w->size = (flags & SNAPMAP_WATCH_TEXT) ? NULL : sm_binary_size;
 	w->load = (flags & SNAPMAP_WATCH_TEXT) ? sm_load_text_mem
 					       : sm_load_binary_mem;
 	w->fn = fn;
 	w->ctx = ctx;
-	rc = watch_dir(w, dirbuf);
+	rc = watch_start(w);
 	if (rc)
 		goto fail;
 

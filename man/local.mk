@@ -36,6 +36,7 @@ dist_man3_MANS = \
 	man/snapmap_iter_seek.3 \
 	man/snapmap_load.3 \
 	man/snapmap_load_text.3 \
+	man/snapmap_load_text_fd.3 \
 	man/snapmap_new.3 \
 	man/snapmap_new_flavor.3 \
 	man/snapmap_pin.3 \

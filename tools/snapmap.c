@@ -91,7 +91,7 @@ static struct snapmap *load(const struct opts *o, const char *file)
 
 static int cmd_import(const struct opts *o, char **args)
 {
-	const char *in = strcmp(args[0], "-") ? args[0] : "/dev/stdin";
+	bool from_stdin = strcmp(args[0], "-") == 0;
 	const struct snapmap_snapshot *snap;
 	struct snapmap_error err;
 	struct snapmap *map = new_map(o);
@@ -99,7 +99,10 @@ static int cmd_import(const struct opts *o, char **args)
 
 	if (!map)
 		return EXIT_BAD;
-	if (snapmap_load_text(map, in, NULL, &err))
+	/* The library reads only regular files by path: standard input
+	 * is often a pipe. */
+	if (from_stdin ? snapmap_load_text_fd(map, STDIN_FILENO, NULL, &err)
+		       : snapmap_load_text(map, args[0], NULL, &err))
 		rc = fail(o, args[0], &err);
 	if (!rc) {
 		snap = snapmap_pin(map);

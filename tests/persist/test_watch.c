@@ -3,7 +3,10 @@
  * delete and recreate, a corrupt file (reported, counted, skipped), the
  * text format, the qsbr flavor (the watcher must be offline while it
  * waits), stopping (prompt, no descriptor left), the directory going
- * away, and the argument errors.
+ * away, a FIFO or device renamed over the file (reported, never
+ * blocking), symbolic links on the path that deployments swap (a
+ * ConfigMap's "..data", a "current" release directory), a chmod that
+ * makes an unreadable file readable, and the argument errors.
  *
  * Nothing sleeps: a good reload is awaited with snapmap_wait_version, a
  * failed one through the callback's condition variable, each with a
@@ -129,18 +132,25 @@ struct fixture {
 	const char *path;
 };
 
-static void start(struct fixture *f, const struct rcu_flavor_struct *flavor,
-		  unsigned flags)
+/* Starts watching @path with a fresh map of @flavor. */
+static void start_at(struct fixture *f, const struct rcu_flavor_struct *flavor,
+		     unsigned flags, const char *path)
 {
 	f->map = snapmap_new_flavor(NULL, flavor);
 	cr_assert_not_null(f->map);
 	f->src = pt_map_new(NULL);
-	f->path = pt_path(flags & SNAPMAP_WATCH_TEXT ? "conf.txt"
-						     : "conf.snap");
+	f->path = path;
 	events_init(&f->ev);
 	pt_fill(f->src, 10, 0);
 	cr_assert_eq(snapmap_watch_file(f->map, f->path, flags, on_reload,
 					&f->ev, &f->w), 0);
+}
+
+static void start(struct fixture *f, const struct rcu_flavor_struct *flavor,
+		  unsigned flags)
+{
+	start_at(f, flavor, flags, pt_path(flags & SNAPMAP_WATCH_TEXT ?
+					   "conf.txt" : "conf.snap"));
 }
 
 static void stop(struct fixture *f)
@@ -354,22 +364,234 @@ Test(watch, start_stop_leaks_nothing)
 	pt_map_destroy(map);
 }
 
-/* The watched directory goes away: reported once, then unwatch works. */
+/*
+ * The watched directory goes away: reported; when it comes back, a file
+ * saved there loads (the watch never silently stops); unwatch works.
+ */
 Test(watch, directory_removed)
 {
+	struct snapmap *src = pt_map_new(NULL);
 	struct snapmap *map = pt_map_new(NULL);
 	struct snapmap_watch *w;
 	struct events ev;
 
 	events_init(&ev);
+	pt_fill(src, 10, 0);
 	cr_assert_eq(mkdir(pt_path("sub"), 0755), 0);
 	cr_assert_eq(snapmap_watch_file(map, pt_path("sub/c.snap"), 0,
 					on_reload, &ev, &w), 0);
 	cr_assert_eq(rmdir(pt_path("sub")), 0);
 	wait_failures(&ev, 1);
 	cr_assert_eq(ev.last_error, -ENOENT);
+	cr_assert(strstr(ev.last_message, "missing"), "%s", ev.last_message);
+	cr_assert_eq(mkdir(pt_path("sub"), 0755), 0);
+	pt_save(src, pt_path("sub/c.snap"));
+	wait_reload(map, 0);
+	pt_assert_same(map, src);
 	cr_assert_eq(snapmap_unwatch(w), 0);
 	pt_map_destroy(map);
+	pt_map_destroy(src);
+}
+
+/* Runs snapmap_unwatch() in a thread and waits for it, bounded. */
+struct unwatcher {
+	struct snapmap_watch *w;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int rc;
+};
+
+static void *unwatch_thread(void *arg)
+{
+	struct unwatcher *u = arg;
+	int rc = snapmap_unwatch(u->w);
+
+	pthread_mutex_lock(&u->lock);
+	u->rc = rc;
+	u->done = true;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+/* Stops @w; fails (without hanging) if unwatch does not return. */
+static void unwatch_bounded(struct snapmap_watch *w)
+{
+	struct unwatcher u = { .w = w, .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER };
+	struct timespec deadline;
+	pthread_t t;
+	int rc = 0;
+
+	cr_assert_eq(pthread_create(&t, NULL, unwatch_thread, &u), 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PT_WAIT_MS / 1000;
+	pthread_mutex_lock(&u.lock);
+	while (!u.done && rc == 0)
+		rc = pthread_cond_timedwait(&u.cond, &u.lock, &deadline);
+	pthread_mutex_unlock(&u.lock);
+	cr_assert_eq(rc, 0, "snapmap_unwatch did not return in %d ms",
+		     PT_WAIT_MS);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(u.rc, 0);
+}
+
+/*
+ * A FIFO, or a symbolic link to /dev/zero, renamed over the watched
+ * file: reported (-EINVAL) without blocking the watcher, the last good
+ * version kept, the next good file loaded, and unwatch prompt.  The
+ * test opens no FIFO itself.
+ */
+Test(watch, fifo_or_device_renamed_over_is_reported)
+{
+	const struct snapmap_snapshot *before;
+	struct fixture f;
+	uint64_t v;
+
+	start(&f, &urcu_memb_flavor, 0);
+	pt_save(f.src, f.path);
+	v = wait_reload(f.map, 0);
+	before = snapmap_pin(f.map);
+
+	cr_assert_eq(mkfifo(pt_path("fifo"), 0644), 0);
+	cr_assert_eq(rename(pt_path("fifo"), f.path), 0);
+	wait_failures(&f.ev, 1);
+	cr_assert_eq(f.ev.last_error, -EINVAL);
+	cr_assert(strstr(f.ev.last_message, "FIFO"), "%s", f.ev.last_message);
+
+	cr_assert_eq(symlink("/dev/zero", pt_path("zero")), 0);
+	cr_assert_eq(rename(pt_path("zero"), f.path), 0);
+	wait_failures(&f.ev, 2);
+	cr_assert_eq(f.ev.last_error, -EINVAL);
+	pt_assert_unchanged(f.map, before);
+
+	/* A save refuses to replace a device: make room first. */
+	cr_assert_eq(unlink(f.path), 0);
+	pt_fill(f.src, 20, 6);
+	pt_save(f.src, f.path);
+	wait_reload(f.map, v);
+	assert_loaded(&f, &urcu_memb_flavor);
+
+	/* And once more with a FIFO in place, then stop. */
+	cr_assert_eq(mkfifo(pt_path("fifo"), 0644), 0);
+	cr_assert_eq(rename(pt_path("fifo"), f.path), 0);
+	wait_failures(&f.ev, 3);
+	unwatch_bounded(f.w);
+	cr_assert_eq(snapmap_destroy(f.map), 0);
+	pt_map_destroy(f.src);
+}
+
+/* Replaces the symbolic link @path by one to @target, atomically. */
+static void swap_link(const char *target, const char *path)
+{
+	cr_assert_eq(symlink(target, pt_path("link.tmp")), 0);
+	cr_assert_eq(rename(pt_path("link.tmp"), path), 0);
+}
+
+/*
+ * A Kubernetes ConfigMap volume: conf.snap -> ..data/conf.snap, and an
+ * update renames a new "..data" link (to a new directory) over the old
+ * one, then removes the old directory.  Each swap reloads.
+ */
+Test(watch, configmap_data_link_swap)
+{
+	char dir[32], target[32];
+	struct fixture f;
+	uint64_t v = 0;
+
+	cr_assert_eq(mkdir(pt_path("cm"), 0755), 0);
+	cr_assert_eq(symlink("..data/conf.snap", pt_path("cm/conf.snap")), 0);
+	for (unsigned gen = 1; gen <= 3; gen++) {
+		snprintf(dir, sizeof(dir), "cm/..%u", gen);
+		snprintf(target, sizeof(target), "..%u", gen);
+		cr_assert_eq(mkdir(pt_path(dir), 0755), 0);
+		if (gen == 1) {
+			cr_assert_eq(symlink(target, pt_path("cm/..data")), 0);
+			start_at(&f, &urcu_memb_flavor, 0,
+				 pt_path("cm/conf.snap"));
+		}
+		snprintf(dir, sizeof(dir), "cm/..%u/conf.snap", gen);
+		pt_fill(f.src, 10 * gen, gen);
+		pt_save(f.src, pt_path(dir));
+		if (gen > 1) {
+			swap_link(target, pt_path("cm/..data"));
+			/* The old generation goes, as kubelet removes it. */
+			snprintf(dir, sizeof(dir), "cm/..%u/conf.snap", gen - 1);
+			cr_assert_eq(unlink(pt_path(dir)), 0);
+			snprintf(dir, sizeof(dir), "cm/..%u", gen - 1);
+			cr_assert_eq(rmdir(pt_path(dir)), 0);
+		}
+		v = wait_reload(f.map, v);
+		assert_loaded(&f, &urcu_memb_flavor);
+	}
+	stop(&f);
+}
+
+/*
+ * A directory reached through a link that a deployment swaps:
+ * current -> releases/N.  The swap reloads, and so does a later save
+ * into the new release, which only a watch moved there can see.
+ */
+Test(watch, directory_through_swapped_link)
+{
+	struct fixture f;
+	uint64_t v;
+
+	cr_assert_eq(mkdir(pt_path("releases"), 0755), 0);
+	cr_assert_eq(mkdir(pt_path("releases/1"), 0755), 0);
+	cr_assert_eq(mkdir(pt_path("releases/2"), 0755), 0);
+	cr_assert_eq(symlink("releases/1", pt_path("current")), 0);
+	start_at(&f, &urcu_memb_flavor, 0, pt_path("current/conf.snap"));
+	pt_save(f.src, pt_path("releases/1/conf.snap"));
+	v = wait_reload(f.map, 0);
+
+	pt_fill(f.src, 20, 7);
+	pt_save(f.src, pt_path("releases/2/conf.snap"));
+	swap_link("releases/2", pt_path("current"));
+	v = wait_reload(f.map, v);
+	assert_loaded(&f, &urcu_memb_flavor);
+
+	pt_fill(f.src, 30, 8);
+	pt_save(f.src, pt_path("releases/2/conf.snap"));
+	wait_reload(f.map, v);
+	assert_loaded(&f, &urcu_memb_flavor);
+	stop(&f);
+}
+
+/*
+ * A file that cannot be read (mode 0) is reported; the chmod that makes
+ * it readable reloads it.  Runs as an unprivileged effective user, for
+ * whom the mode counts (the tests run as root).
+ */
+Test(watch, chmod_fixes_an_unreadable_file)
+{
+	const char *tmp = pt_path("new.snap");
+	unsigned char *img;
+	struct fixture f;
+	size_t len;
+	uint64_t v;
+
+	cr_assert_eq(chmod(pt_dir, 0777), 0);
+	cr_assert_eq(seteuid(65534), 0, "seteuid: %s", strerror(errno));
+	start(&f, &urcu_memb_flavor, 0);
+	pt_save(f.src, f.path);
+	v = wait_reload(f.map, 0);
+
+	pt_fill(f.src, 20, 9);
+	img = image_of(f.src, &len);
+	pt_write(tmp, img, len);
+	cr_assert_eq(chmod(tmp, 0), 0);
+	cr_assert_eq(rename(tmp, f.path), 0);
+	wait_failures(&f.ev, 1);
+	cr_assert_eq(f.ev.last_error, -EACCES, "%d: %s", f.ev.last_error,
+		     f.ev.last_message);
+	cr_assert_eq(chmod(f.path, 0644), 0);
+	wait_reload(f.map, v);
+	assert_loaded(&f, &urcu_memb_flavor);
+	stop(&f);
+	free(img);
+	cr_assert_eq(seteuid(0), 0);
 }
 
 Test(watch, unwatch_from_own_callback_is_edeadlk)

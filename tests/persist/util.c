@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -77,6 +78,23 @@ void pt_write(const char *path, const void *buf, size_t len)
 	cr_assert_not_null(f, "create %s: %s", path, strerror(errno));
 	cr_assert_eq(fwrite(buf, 1, len, f), len);
 	cr_assert_eq(fclose(f), 0);
+}
+
+unsigned pt_tmp_files(void)
+{
+	DIR *d = opendir(pt_dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		n += de->d_name[0] == '.' && len > 4 &&
+		     !strcmp(de->d_name + len - 4, ".tmp");
+	}
+	closedir(d);
+	return n;
 }
 
 /* ------------------------------------------------------------------ */

@@ -55,6 +55,8 @@ const char *pt_path(const char *name);
 /* The whole file, from malloc (NUL-terminated beyond *len). */
 unsigned char *pt_read(const char *path, size_t *len);
 void pt_write(const char *path, const void *buf, size_t len);
+/* Entries of pt_dir named ".*.tmp": temporary files of saves. */
+unsigned pt_tmp_files(void);
 
 /* ------------------------------------------------------------------ */
 /* Maps                                                                */
