@@ -52,7 +52,7 @@
  *                                     |               | a thread (first map|
  *                                     |               | of a flavor)       |
  *   save / save_text / write_text     | yes, or pin   | file I/O           | if RCS
- *   load / load_text                  | no (allowed)  | file I/O, writer   | yes
+ *   load / load_text / load_text_fd   | no (allowed)  | file I/O, writer   | yes
  *                                     |               | mutex              |
  *   file_stat / strerror              | no            | file I/O (stat)    | no
  *   watch_file / watch_stats          | no            | no                 | no

@@ -470,9 +470,9 @@ int sm_reclaim_prepare(const struct rcu_flavor_struct *flavor);
 void sm_reclaim_wait(struct snapmap *map);
 /*
  * For snapmap_destroy(): retires the current snapshot as the map's last.
- * With @wait (sm_wait_enter() said yes), returns once every snapshot is
- * reclaimed and the caller frees the map (sm_map_free); without, the
- * last callback frees the map and the caller must not touch it again.
+ * With @wait (sm_wait_enter() said yes), the caller then waits with
+ * sm_reclaim_wait() and frees the map (sm_map_free); without, the last
+ * callback frees the map and the caller must not touch it again.
  */
 void sm_reclaim_teardown(struct snapmap *map, bool wait);
 /* Frees a destroyed map whose snapshots are all reclaimed (map.c). */

@@ -118,12 +118,14 @@ int snapmap_destroy(struct snapmap *map)
 	wait = sm_wait_enter(map->flavor, &w) == 0;
 	if (!wait && w.why == SM_NOWAIT_READ_SIDE)
 		return -EDEADLK;
+	/* call_rcu wants a qsbr thread online: offline only to wait. */
+	sm_wait_leave(map->flavor, &w);
 	map->magic = SM_MAGIC_DEAD;
-	if (!wait) {
-		sm_reclaim_teardown(map, false);
+	sm_reclaim_teardown(map, wait);
+	if (!wait)	/* the map's last callback frees it */
 		return 0;
-	}
-	sm_reclaim_teardown(map, true);
+	sm_wait_enter(map->flavor, &w);
+	sm_reclaim_wait(map);
 	sm_wait_leave(map->flavor, &w);
 	sm_map_free(map);
 	return 0;

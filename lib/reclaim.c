@@ -279,12 +279,12 @@ void sm_reclaim_teardown(struct snapmap *map, bool wait)
 	map->retired++;
 	pthread_mutex_unlock(&map->reclaim_lock);
 	last->retire_bytes = 0;
-	/* A reader that has just left its critical section may still be
-	 * past the snapshot's last use only by the grace period. */
+	/*
+	 * A reader that has just left its critical section is separated
+	 * from the snapshot's free only by the grace period.  Without
+	 * @wait, the map may be gone as soon as this returns.
+	 */
 	sm_retire(last);
-	/* Without @wait the map may be gone already. */
-	if (wait)
-		sm_reclaim_wait(map);
 }
 
 /*
