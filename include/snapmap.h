@@ -323,6 +323,12 @@ struct snapmap *snapmap_new(const struct snapmap_config *cfg)
  * What does not survive a fork: the watcher threads of
  * snapmap_watch_file() (the child's copies of the parent's watches never
  * reload; see snapmap_unwatch()), and any thread of the application.
+ * liburcu keeps a registered thread's reader state in that thread's own
+ * storage, which glibc reuses for the child's new threads: a child
+ * whose parent had other registered RCU threads than the forking one
+ * and the call_rcu workers (a watcher thread is one) cannot complete
+ * grace periods (its writes over the limit, snapmap_destroy() and its
+ * reclamation stall or crash).  Such a child should only exec or exit.
  *
  * Returns 0, or a negative errno value from pthread_atfork() (-ENOMEM).
  * Threads calling this function are NOT required to be registered RCU
@@ -1219,6 +1225,12 @@ int snapmap_watch_stats(struct snapmap_watch *watch, uint64_t *reloads,
  * may not wait (see Waiting at the top): the watcher's reload may wait
  * for reclamation (the reclaim limit), so waiting for the watcher there
  * could wait for ourselves.  Nothing is stopped then.
+ *
+ * After fork(), the child's copy of a watch has no watcher thread (it
+ * stayed in the parent) and never reloads: in the child, unwatch just
+ * releases the copy's descriptors and memory and returns 0 at once.  The
+ * parent's watch goes on.  (Grace periods in such a child: see
+ * snapmap_atfork().)
  *
  * Must NOT be called inside a read-side critical section.  Calling
  * threads are NOT required to be registered RCU threads; an online qsbr

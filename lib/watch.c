@@ -90,6 +90,7 @@ struct snapmap_watch {
 	struct watch_point points[MAX_LINKS + 2];
 	size_t npoints;
 	pthread_t thread;
+	pid_t owner;		/* the process the thread runs in */
 
 	pthread_mutex_t lock;	/* the counters below */
 	uint64_t reloads;
@@ -444,6 +445,7 @@ int snapmap_watch_file(struct snapmap *map, const char *path, unsigned flags,
 	if (!w)
 		return -ENOMEM;
 	w->inotify_fd = w->stop_fd = -1;
+	w->owner = getpid();
 	if (pthread_mutex_init(&w->lock, NULL)) {
 		sm_free(w);
 		return -ENOMEM;
@@ -488,12 +490,29 @@ fail:
 	return rc;
 }
 
+/* Frees a watch whose thread is gone, and lets its map be destroyed. */
+static void release(struct snapmap_watch *w)
+{
+	struct snapmap *map = w->map;
+
+	watch_free(w);
+	/* Pairs with the barrier in snapmap_destroy(). */
+	cmm_smp_mb__before_uatomic_dec();
+	uatomic_dec(&map->watches);
+}
+
 int snapmap_unwatch(struct snapmap_watch *w)
 {
 	uint64_t one = 1;
 
 	if (!w)
 		return -EINVAL;
+	if (w->owner != getpid()) {
+		/* A forked child's copy: its watcher thread stayed in the
+		 * parent, so there is nothing to stop or wait for. */
+		release(w);
+		return 0;
+	}
 	if (running_watch == w)
 		return -EDEADLK;
 	/* An eventfd write of 1 cannot fail short of a counter overflow,
@@ -513,10 +532,7 @@ int snapmap_unwatch(struct snapmap_watch *w)
 		;
 	pthread_join(w->thread, NULL);
 	sm_wait_leave(map->flavor, &waiting);
-	watch_free(w);
-	/* Pairs with the barrier in snapmap_destroy(). */
-	cmm_smp_mb__before_uatomic_dec();
-	uatomic_dec(&map->watches);
+	release(w);
 	return 0;
 }
 

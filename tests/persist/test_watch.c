@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -606,6 +608,59 @@ Test(watch, unwatch_from_own_callback_is_edeadlk)
 	wait_reload(f.map, 0);
 	wait_callbacks(&f.ev, 1);
 	cr_assert_eq(f.ev.unwatch_rc, -EDEADLK);
+	stop(&f);
+}
+
+/*
+ * After fork() the child's copy of a watch has no thread: unwatch there
+ * must return at once (it hung, joining a thread that is not there).
+ * The child does not destroy its map: the parent's watcher thread was a
+ * registered RCU reader, and liburcu cannot run grace periods in such a
+ * child (see snapmap_atfork() in the header).  The parent's watch goes
+ * on reloading.
+ */
+Test(watch, unwatch_in_a_forked_child)
+{
+	struct fixture f;
+	int status = -1;
+	uint64_t v;
+	pid_t pid;
+
+	start(&f, &urcu_memb_flavor, 0);
+	/* A reload done: the watcher thread is registered and back in its
+	 * poll, not inside liburcu (a lock liburcu holds at the fork would
+	 * stay held in the child). */
+	pt_save(f.src, f.path);
+	v = wait_reload(f.map, 0);
+	wait_callbacks(&f.ev, 1);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		_exit(snapmap_unwatch(f.w) == 0 ? 0 : 1);
+	}
+	rcu_thread_offline();
+	for (int i = 0; i < 6000; i++) {	/* 60 s at most */
+		struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		status = -1;
+		nanosleep(&tick, NULL);
+	}
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	rcu_thread_online();
+	cr_assert(status != -1, "unwatch in the child hung");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %#x", status);
+
+	/* The parent's watcher still reloads. */
+	pt_fill(f.src, 20, 1);
+	pt_save(f.src, f.path);
+	wait_reload(f.map, v);
+	assert_loaded(&f, &urcu_memb_flavor);
 	stop(&f);
 }
 
