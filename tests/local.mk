@@ -100,3 +100,5 @@ tests_fault_fault_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib -DSM_TESTING
 tests_fault_fault_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_fault_fault_LDADD = lib/libsnapmap-test.la $(CRITERION_LIBS) \
 	$(URCU_LIBS)
+
+include $(srcdir)/tests/headers/local.mk
