@@ -679,14 +679,22 @@ int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
  * @pinned_snapshots:       outstanding snapmap_pin() references.
  * @publishes:              versions published.
  * @failed_nomem:           writes failed with -ENOMEM,
- * @failed_invalid:         with -EINVAL or -E2BIG (bad arguments),
+ * @failed_invalid:         with -EINVAL or -E2BIG (bad arguments: a
+ *                          NULL pointer with a nonzero length, a NULL
+ *                          update function, a key or value over the
+ *                          map's limits),
  * @failed_conflict:        on a condition (-EEXIST, -ENOENT, -EAGAIN,
  *                          -ESTALE, -EALREADY),
  * @failed_deadlock:        with -EDEADLK (from an update callback),
  * @failed_other:           for any other errno (an update function's own
- *                          error is counted by its value).  Failed loads
- *                          of a bad file are not counted: they never reach
- *                          the map.
+ *                          error is counted by its value).  Every failed
+ *                          call of a write on a map (put, delete, the
+ *                          compound writes, update, batch staging and
+ *                          commit, loads) counts once in exactly one of
+ *                          these, argument checks included.  A load's
+ *                          verdict on its file (open, syntax, checksum,
+ *                          limits) is not counted: the file failed, not
+ *                          the map; failing to publish it is.
  * @reclaim_waits:          writes held back by the reclaim limit,
  * @reclaim_over_limit:     writes that could not wait (inside a read-side
  *                          critical section) and went over it.

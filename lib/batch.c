@@ -286,10 +286,10 @@ static int batch_stage(struct snapmap_batch *batch, enum sm_op_kind kind,
 		struct sm_op *ops;
 
 		if (cap > SIZE_MAX / sizeof(*ops))
-			return -ENOMEM;
+			return sm_count_failure(batch->map, -ENOMEM);
 		ops = sm_alloc(cap * sizeof(*ops));
 		if (!ops)
-			return -ENOMEM;
+			return sm_count_failure(batch->map, -ENOMEM);
 		if (batch->nops)
 			memcpy(ops, batch->ops, batch->nops * sizeof(*ops));
 		sm_free(batch->ops);
@@ -299,7 +299,7 @@ static int batch_stage(struct snapmap_batch *batch, enum sm_op_kind kind,
 	rc = sm_op_init(&op, batch->map, kind, key, klen, val, vlen,
 			expected, elen);
 	if (rc)
-		return rc;
+		return sm_count_failure(batch->map, rc);
 	op.seq = batch->nops;
 	batch->ops[batch->nops++] = op;
 	batch->committed = false;

@@ -43,7 +43,8 @@ tests_unit_unit_SOURCES = \
 	tests/unit/test_flavor.c \
 	tests/unit/test_layout.c \
 	tests/unit/test_debug.c \
-	tests/unit/test_stats.c
+	tests/unit/test_stats.c \
+	tests/unit/test_failed_invalid.c
 tests_unit_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 
