@@ -367,14 +367,19 @@ static int decode_key(const struct opts *o, const char *text, void **key,
 	if (fd < 0)
 		return EXIT_BAD;
 	line = fdopen(fd, "w");
-	if (!line || fprintf(line, "%s\t\n", text) < 0 || fclose(line))
+	if (!line) {
+		close(fd);
 		rc = fail_errno(o, f.tmp, "write", errno);
+	} else if ((fprintf(line, "%s\t\n", text) < 0) | fclose(line)) {
+		rc = fail_errno(o, f.tmp, "write", errno);
+	}
 	map = rc ? NULL : new_map(&any);
 	if (!rc && !map)
 		rc = EXIT_BAD;
 	if (!rc && snapmap_load_text(map, f.path, NULL, &err)) {
 		fail(o, "KEY", &err);
-		rc = EXIT_USAGE;	/* the argument is malformed */
+		/* A syntax error: the argument is malformed. */
+		rc = err.code == -EBADMSG ? EXIT_USAGE : EXIT_BAD;
 	}
 	if (!rc) {
 		snap = snapmap_pin(map);
