@@ -6,10 +6,13 @@
 #      build it and `make install';
 #   2. check the installed library's exports (.ci/check-exports.sh);
 #   3. copy .ci/consumer/consumer.c to WORKDIR/app (outside the source
-#      tree) and build it with nothing but
-#      `pkg-config --cflags --libs snapmap' (PKG_CONFIG_PATH pointing into
-#      the prefix, an rpath to find the library at run time); check that
-#      it runs against the installed library, then run it;
+#      tree) and build it once per flavor (memb, mb, qsbr, bp) with
+#      nothing but `pkg-config --cflags --libs snapmap liburcu-FLAVOR'
+#      (PKG_CONFIG_PATH pointing into the prefix, an rpath to find the
+#      library at run time); check that `pkg-config --libs snapmap' names
+#      no liburcu runtime, that the library and each program need exactly
+#      the one flavor runtime they use (readelf NEEDED), that each runs
+#      against the installed library; then run each;
 #   4. check that the installed header also compiles as C++;
 #   5. check that `man -M PREFIX/share/man 3 NAME' finds a page, without
 #      warnings, for snapmap(3) and every exported function.
@@ -82,24 +85,57 @@ bash "$src/.ci/check-exports.sh" "$libdir/libsnapmap.so" \
 # ---------------------------------------------------------------------
 # 3. A program built outside the tree with pkg-config only.
 # ---------------------------------------------------------------------
-echo "== $me: build the consumer with pkg-config"
+echo "== $me: build the consumer with pkg-config, once per flavor"
 cp "$src/.ci/consumer/consumer.c" "$app/"
-cflags=$(pkg-config --cflags snapmap)
 libs=$(pkg-config --libs snapmap)
-echo "pkg-config --cflags --libs snapmap: $cflags $libs"
-(cd "$app" &&
-	$cc -std=c11 -Wall -Wextra -Werror $cflags -o consumer consumer.c \
-		$libs -Wl,-rpath,"$libdir") || fail "building the consumer"
-
-# It must run against the installed library, not one found elsewhere.
-resolved=$(ldd "$app/consumer" | awk '$1 ~ /^libsnapmap\.so/ { print $3 }')
-case "$resolved" in
-"$libdir"/*) echo "consumer uses $resolved" ;;
-*) fail "consumer resolves libsnapmap to '${resolved:-nothing}', not to $libdir" ;;
+echo "pkg-config --libs snapmap: $libs"
+case " $libs " in
+*" -lurcu"*) fail "pkg-config --libs snapmap names a liburcu runtime: $libs" ;;
 esac
 
-echo "== $me: run the consumer"
-"$app/consumer" "$app" || fail "the consumer program"
+# urcu_runtimes FILE: the liburcu flavor runtimes FILE needs, one a line
+# (liburcu-common and liburcu-cds are no flavor).
+urcu_runtimes() {
+	readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(liburcu[^]]*\)\].*/\1/p' |
+		grep -v -e '^liburcu-common\.' -e '^liburcu-cds\.' || true
+}
+lib_runtimes=$(urcu_runtimes "$libdir/libsnapmap.so")
+[ -z "$lib_runtimes" ] ||
+	fail "libsnapmap.so needs a flavor runtime: $lib_runtimes"
+
+# flavor | pkg-config module | macro choosing consumer.c's header | runtime
+for row in "memb|liburcu||liburcu.so" "mb|liburcu-mb|-DRCU_MB|liburcu-mb.so" \
+	"qsbr|liburcu-qsbr|-DCONSUMER_QSBR|liburcu-qsbr.so" \
+	"bp|liburcu-bp|-DCONSUMER_BP|liburcu-bp.so"; do
+	IFS='|' read -r flavor module macro runtime <<<"$row"
+	prog=$app/consumer-$flavor
+	flags=$(pkg-config --cflags --libs snapmap "$module")
+	echo "$flavor: pkg-config --cflags --libs snapmap $module: $flags"
+	# --no-as-needed: NEEDED then lists every library the flags name,
+	# whatever the toolchain's default, so it checks the flags.
+	# shellcheck disable=SC2086 # flags are word lists
+	(cd "$app" &&
+		$cc -std=c11 -Wall -Wextra -Werror $macro -o "$prog" consumer.c \
+			-Wl,--no-as-needed $flags -Wl,-rpath,"$libdir") ||
+		fail "building the $flavor consumer"
+
+	runtimes=$(urcu_runtimes "$prog" | paste -sd ' ')
+	[ "$(wc -w <<<"$runtimes")" -eq 1 ] && [[ $runtimes == "$runtime".* ]] ||
+		fail "consumer-$flavor needs the flavor runtimes '$runtimes', expected $runtime only"
+	echo "consumer-$flavor needs the flavor runtime $runtimes only"
+
+	# It must run against the installed library, not one found elsewhere.
+	resolved=$(ldd "$prog" | awk '$1 ~ /^libsnapmap\.so/ { print $3 }')
+	case "$resolved" in
+	"$libdir"/*) echo "consumer-$flavor uses $resolved" ;;
+	*) fail "consumer-$flavor resolves libsnapmap to '${resolved:-nothing}', not to $libdir" ;;
+	esac
+
+	echo "== $me: run the $flavor consumer"
+	"$prog" "$app" || fail "the $flavor consumer program"
+done
+cflags=$(pkg-config --cflags snapmap)
+libs="$libs $(pkg-config --libs liburcu)"
 
 # ---------------------------------------------------------------------
 # 4. The installed header compiles as C++ (extern "C" and all).

@@ -12,12 +12,19 @@
  * publish it, and hand the old snapshot to call_rcu, which frees it after a
  * grace period.
  *
- * Include the liburcu flavor header of your choice BEFORE this header so
- * that snapmap_new() binds to it, exactly as cds_lfht_new() does: <urcu.h>
- * (memb; mb with RCU_MB defined), <urcu-qsbr.h> or <urcu-bp.h>.  Those
- * map the generic names (rcu_flavor, rcu_read_lock...) to the flavor; the
- * <urcu/urcu-*.h> headers alone do not, so with them call
- * snapmap_new_flavor(cfg, &urcu_qsbr_flavor) (or memb, mb, bp) instead.
+ * Flavor headers, as with cds_lfht_new(): snapmap_new_flavor(cfg, flavor)
+ * takes the flavor explicitly (&urcu_memb_flavor, &urcu_qsbr_flavor,
+ * &urcu_bp_flavor, &urcu_mb_flavor, all declared below) and works with
+ * any flavor header, included before or after this one, and with several
+ * flavors in one file.  snapmap_new(cfg) binds to the flavor of the
+ * generic names (rcu_flavor, rcu_read_lock...) and so exists only where
+ * they do: when a header that maps them, <urcu.h> (memb; mb with RCU_MB
+ * defined), <urcu-qsbr.h> or <urcu-bp.h>, is included BEFORE this one
+ * (URCU_API_MAP).  This header includes <urcu/flavor.h> (the struct) and
+ * no flavor header, so it defines and undefines none of those names.
+ * Link the program with the runtime of the flavor it uses (e.g.
+ * pkg-config liburcu-qsbr); the library itself needs none (see README,
+ * "Building against libsnapmap").
  *
  * Return values: functions returning int return 0 on success or a negative
  * errno value.  Functions returning a pointer return NULL and set errno.
@@ -122,6 +129,19 @@ extern "C" {
 #else
 #define SNAPMAP_API
 #endif
+
+/*
+ * liburcu's flavors, declared here as well: <urcu/flavor.h> declares only
+ * the flavor mapped to rcu_flavor when a file first includes it, so a
+ * flavor header included after this one, or a second flavor header,
+ * would otherwise leave its flavor undeclared.  The declarations match
+ * liburcu's, so they coexist with every flavor header.
+ */
+extern const struct rcu_flavor_struct urcu_memb_flavor;
+extern const struct rcu_flavor_struct urcu_mb_flavor;
+extern const struct rcu_flavor_struct urcu_signal_flavor;
+extern const struct rcu_flavor_struct urcu_qsbr_flavor;
+extern const struct rcu_flavor_struct urcu_bp_flavor;
 
 /* Opaque types. */
 struct snapmap;
@@ -294,15 +314,23 @@ SNAPMAP_API
 struct snapmap *snapmap_new_flavor(const struct snapmap_config *cfg,
 				   const struct rcu_flavor_struct *flavor);
 
+#ifdef URCU_API_MAP
 /*
- * snapmap_new - create an empty map bound to the flavor whose header was
- * included before this one.  See snapmap_new_flavor().
+ * snapmap_new - create an empty map bound to the flavor whose mapping
+ * header (<urcu.h>, <urcu-qsbr.h>, <urcu-bp.h>) was included before this
+ * one.  Defined only then: the <urcu/urcu-*.h> headers alone undefine
+ * rcu_flavor, so with them call snapmap_new_flavor().  Returns as
+ * snapmap_new_flavor().
+ *
+ * Threads calling this function are NOT required to be registered RCU
+ * threads.
  */
 static inline
 struct snapmap *snapmap_new(const struct snapmap_config *cfg)
 {
 	return snapmap_new_flavor(cfg, &rcu_flavor);
 }
+#endif /* URCU_API_MAP */
 
 /*
  * snapmap_atfork - make fork() safe for the maps of the flavor whose
@@ -766,14 +794,22 @@ int snapmap_batch_commit(struct snapmap_batch *batch, uint64_t *version,
  * @pinned_snapshots:       outstanding snapmap_pin() references.
  * @publishes:              versions published.
  * @failed_nomem:           writes failed with -ENOMEM,
- * @failed_invalid:         with -EINVAL or -E2BIG (bad arguments),
+ * @failed_invalid:         with -EINVAL or -E2BIG (bad arguments: a
+ *                          NULL pointer with a nonzero length, a NULL
+ *                          update function, a key or value over the
+ *                          map's limits),
  * @failed_conflict:        on a condition (-EEXIST, -ENOENT, -EAGAIN,
  *                          -ESTALE, -EALREADY),
  * @failed_deadlock:        with -EDEADLK (from an update callback),
  * @failed_other:           for any other errno (an update function's own
- *                          error is counted by its value).  Failed loads
- *                          of a bad file are not counted: they never reach
- *                          the map.
+ *                          error is counted by its value).  Every failed
+ *                          call of a write on a map (put, delete, the
+ *                          compound writes, update, batch staging and
+ *                          commit, loads) counts once in exactly one of
+ *                          these, argument checks included.  A load's
+ *                          verdict on its file (open, syntax, checksum,
+ *                          limits) is not counted: the file failed, not
+ *                          the map; failing to publish it is.
  * @reclaim_waits:          writes held back by the reclaim limit,
  * @reclaim_over_limit:     writes that could not wait (inside a read-side
  *                          critical section) and went over it.

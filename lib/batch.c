@@ -309,7 +309,7 @@ static int batch_stage(struct snapmap_batch *batch, enum sm_op_kind kind,
 	if (rc) {
 		if (kind != SM_OP_DELETE)
 			sm_value_refused(batch->map, val, vlen);
-		return rc;
+		return sm_count_failure(batch->map, rc);
 	}
 	op.seq = batch->nops;
 	batch->ops[batch->nops++] = op;

@@ -20,7 +20,7 @@ int snapmap_put_if_absent(struct snapmap *map, const void *key, size_t klen,
 	};
 
 	if (!existing && existing_size)
-		return -EINVAL;
+		return sm_count_failure(map, -EINVAL);
 	return sm_write_one(map, SM_OP_PUT_IF_ABSENT, key, klen, val, vlen,
 			    NULL, 0, &out);
 }
@@ -104,7 +104,7 @@ int snapmap_update(struct snapmap *map, const void *key, size_t klen,
 	int rc;
 
 	if (!map || !fn)
-		return -EINVAL;
+		return sm_count_failure(map, -EINVAL);
 	sm_check_map(map, __func__);
 	rc = sm_check_key(map, key, klen);
 	if (rc == 0)

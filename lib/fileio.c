@@ -551,7 +551,8 @@ int sm_publish_loaded(struct snapmap *map, size_t n, sm_next_fn next,
 
 	entries = sm_calloc(n ? n : 1, sizeof(*entries));
 	if (!entries)
-		return sm_error(err, -ENOMEM, 0, 0, "out of memory");
+		return sm_count_failure(map, sm_error(err, -ENOMEM, 0, 0,
+						      "out of memory"));
 	for (built = 0; built < n; built++) {
 		next(cursor, &item);
 		entries[built] = sm_entry_new(item.key, item.klen, item.val,
@@ -571,9 +572,10 @@ int sm_publish_loaded(struct snapmap *map, size_t n, sm_next_fn next,
 	sm_writer_unlock(map);
 	if (rc)
 		sm_error(err, rc, 0, 0, "out of memory");
-	sm_count_failure(map, rc);
 
 release:
+	/* The file was accepted: from here on a failure is the map's. */
+	sm_count_failure(map, rc);
 	/* On success the new snapshot holds its own copies. */
 	for (size_t i = 0; i < built; i++)
 		sm_entry_free(entries[i]);
@@ -621,8 +623,9 @@ int sm_load_file(struct snapmap *map, const char *path, int fd,
 
 	sm_error_clear(err);
 	if (!map || (!path && fd < 0))
-		return sm_error(err, -EINVAL, 0, 0, path || fd >= 0 ?
-				"NULL map" : "NULL map or path, or bad fd");
+		return sm_count_failure(map, sm_error(err, -EINVAL, 0, 0,
+				path || fd >= 0 ? "NULL map" :
+				"NULL map or path, or bad fd"));
 	rc = path ? sm_read_file(path, map, size, &buf, &len, err)
 		  : sm_read_fd(fd, &buf, &len, err);
 	if (rc)

@@ -692,8 +692,8 @@ static inline void sm_check_read(const struct snapmap_snapshot *snap,
 /* Destroy: poison the map (debug builds keep it, poisoned, until exit). */
 void sm_map_bury(struct snapmap *map);
 
-/* Counts a failed write by its cause. */
-void sm_count_failure(struct snapmap *map, int rc);
+/* Counts a failed write by its cause (the rule: stats.c); returns @rc. */
+int sm_count_failure(struct snapmap *map, int rc);
 uint64_t sm_now_ns(void);
 
 #endif /* SNAPMAP_INTERNAL_H */

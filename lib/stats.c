@@ -17,12 +17,25 @@ uint64_t sm_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void sm_count_failure(struct snapmap *map, int rc)
+/*
+ * The one rule for the failed_* counters: every call of a write (put,
+ * delete, the compound writes, update, add_i64, batch staging and commit,
+ * load, load_text) that fails on a map it was given (directly or through
+ * its batch) is counted exactly once, by its errno, whatever step failed:
+ * argument checks included, so the counters see every call the caller
+ * sees fail.  Each entry point passes its result here once, on the way
+ * out.  A call without a map (NULL map or batch) has nowhere to be
+ * counted.  A load's verdict on the file it read (its syntax, checksum,
+ * limits, or the open) is the file's failure, reported in struct
+ * snapmap_error, not the map's: only what fails once the file is accepted
+ * (publishing it) and bad arguments count.
+ */
+int sm_count_failure(struct snapmap *map, int rc)
 {
 	unsigned long *counter;
 
 	if (!map || rc >= 0)
-		return;
+		return rc;
 	switch (-rc) {
 	case ENOMEM:
 		counter = &map->stats.failed_nomem;
@@ -46,6 +59,7 @@ void sm_count_failure(struct snapmap *map, int rc)
 		break;
 	}
 	uatomic_inc(counter);
+	return rc;
 }
 
 int snapmap_stats(struct snapmap *map, struct snapmap_stats *st)

@@ -46,7 +46,8 @@ tests_unit_unit_SOURCES = \
 	tests/unit/test_process.c \
 	tests/unit/test_layout.c \
 	tests/unit/test_debug.c \
-	tests/unit/test_stats.c
+	tests/unit/test_stats.c \
+	tests/unit/test_failed_invalid.c
 tests_unit_unit_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 
@@ -103,3 +104,5 @@ tests_fault_fault_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib -DSM_TESTING
 tests_fault_fault_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_fault_fault_LDADD = lib/libsnapmap-test.la $(CRITERION_LIBS) \
 	$(URCU_LIBS)
+
+include $(srcdir)/tests/headers/local.mk

@@ -1,19 +1,28 @@
 /*
  * consumer.c - a program that uses an INSTALLED libsnapmap, the way a
  * user's program would: built by .ci/consumer.sh outside the source tree
- * with nothing but `pkg-config --cflags --libs snapmap`.
+ * with nothing but `pkg-config --cflags --libs snapmap liburcu-FLAVOR`.
  *
- * It registers with RCU (the memb flavor of <urcu.h>), creates a map,
- * writes, reads in read-side critical sections and through pins,
- * iterates, commits batches, saves and loads a snapshot file, and
- * destroys the maps, checking every documented result on the way and
- * that the value destructor ran exactly once per stored value.  Exits 0
- * when every check passed, 1 otherwise.
+ * It registers with RCU, creates a map, writes, reads in read-side
+ * critical sections and through pins, iterates, commits batches, saves
+ * and loads a snapshot file, and destroys the maps, checking every
+ * documented result on the way and that the value destructor ran exactly
+ * once per stored value.  Exits 0 when every check passed, 1 otherwise.
+ *
+ * The flavor is the program's choice, made with the mapping header it
+ * includes; consumer.sh builds it once per flavor: memb (no macro), mb
+ * (-DRCU_MB), qsbr (-DCONSUMER_QSBR), bp (-DCONSUMER_BP).
  *
  * Usage: consumer DIR   (DIR: a writable directory for the snapshot file)
  */
-#include <urcu.h>		/* the memb flavor: snapmap_new() binds to it */
-#include <snapmap.h>
+#if defined(CONSUMER_QSBR)
+#include <urcu-qsbr.h>
+#elif defined(CONSUMER_BP)
+#include <urcu-bp.h>
+#else
+#include <urcu.h>		/* memb, or mb with RCU_MB */
+#endif
+#include <snapmap.h>		/* snapmap_new() binds to that flavor */
 
 #include <errno.h>
 #include <inttypes.h>
