@@ -11,12 +11,21 @@ check_PROGRAMS += tests/unit/unit tests/stress/stress
 if TSAN
 # Criterion's sandbox (BoxFort) cannot map its arena under ThreadSanitizer
 # ("Could not initialize inheritable arena", Criterion issue #274), so a
-# TSan build runs the soak program and the examples instead: the same
-# concurrency, checked as invariants by a plain program.
+# TSan build runs the stress tests with the plain runner below, and a
+# short soak (the soak program and the examples need no Criterion).
 TESTS += tests/soak/soak-check.sh
 else
 TESTS += tests/unit/unit tests/stress/stress
 endif
+endif
+
+# tests/stress/stress-plain: the same stress test files, compiled with
+# -DST_PLAIN against a small stand-in for the Criterion API they use
+# (tests/stress/plain.h) and run by tests/stress/plain.c.  Built in every
+# configuration so that it cannot rot; run by `make check` under TSan.
+check_PROGRAMS += tests/stress/stress-plain
+if TSAN
+TESTS += tests/stress/stress-plain
 endif
 
 # The soak: readers, writers, batches and pins for SOAK_SECONDS (default
@@ -58,6 +67,13 @@ tests_stress_stress_SOURCES = \
 	tests/stress/test_pin_survival.c
 tests_stress_stress_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_stress_stress_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
+
+tests_stress_stress_plain_SOURCES = \
+	tests/stress/plain.h \
+	tests/stress/plain.c \
+	$(tests_stress_stress_SOURCES)
+tests_stress_stress_plain_CPPFLAGS = $(AM_CPPFLAGS) -DST_PLAIN
+tests_stress_stress_plain_LDADD = lib/libsnapmap.la $(TEST_FLAVOR_LIBS)
 
 # TSan: suppressions for liburcu internals and the reclamation callback
 # only; see the file for the reason behind each line.

@@ -36,8 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <criterion/criterion.h>
-#include <criterion/parameterized.h>
+#ifdef ST_PLAIN
+# include "plain.h"	/* the runner for ThreadSanitizer builds */
+#else
+# include <criterion/criterion.h>
+# include <criterion/parameterized.h>
+#endif
 
 #include "snapmap.h"
 
