@@ -12,7 +12,7 @@ if TSAN
 # Criterion's sandbox (BoxFort) cannot map its arena under ThreadSanitizer
 # ("Could not initialize inheritable arena", Criterion issue #274), so a
 # TSan build runs the stress tests with the plain runner below, and a
-# short soak (the soak program and the examples need no Criterion).
+# short soak (a plain program).
 TESTS += tests/soak/soak-check.sh
 else
 TESTS += tests/unit/unit tests/stress/stress
@@ -32,7 +32,7 @@ endif
 # 600), checking invariants all along.  `make soak`; not part of
 # `make check` except as the short run above under TSan.
 check_PROGRAMS += tests/soak/soak
-tests_soak_soak_SOURCES = tests/soak/soak.c
+tests_soak_soak_SOURCES = tests/soak/soak.c tests/stress/tsan.h
 tests_soak_soak_LDADD = lib/libsnapmap.la $(URCU_LIBS)
 EXTRA_DIST += tests/soak/soak-check.sh
 SOAK_SECONDS = 600
@@ -59,6 +59,7 @@ tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 tests_stress_stress_SOURCES = \
 	tests/contract.h \
 	tests/stress/util.h \
+	tests/stress/tsan.h \
 	tests/stress/test_readers_writers.c \
 	tests/stress/test_lost_updates.c \
 	tests/stress/test_races.c \
@@ -75,8 +76,8 @@ tests_stress_stress_plain_SOURCES = \
 tests_stress_stress_plain_CPPFLAGS = $(AM_CPPFLAGS) -DST_PLAIN
 tests_stress_stress_plain_LDADD = lib/libsnapmap.la $(TEST_FLAVOR_LIBS)
 
-# TSan: suppressions for liburcu internals and the reclamation callback
-# only; see the file for the reason behind each line.
+# TSan: suppressions for liburcu internals only (the orderings liburcu
+# hides are annotated instead); see the file for the reason behind each line.
 EXTRA_DIST += tests/tsan.supp tests/lsan.supp
 AM_TESTS_ENVIRONMENT = \
 	TSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 $${TSAN_OPTIONS}"; \
