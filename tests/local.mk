@@ -3,6 +3,8 @@
 #   tests/unit    fast unit tests of every function and error path, the
 #                 flavor-parameterized tests (memb, mb, qsbr, bp)
 #   tests/stress  bounded concurrency torture tests (seconds, not minutes)
+# Under ThreadSanitizer it runs tests/stress/stress-plain (the stress tests
+# without Criterion, with the same summary line) and a short soak instead.
 
 TEST_FLAVOR_LIBS = $(URCU_LIBS) $(URCU_QSBR_LIBS) $(URCU_BP_LIBS) $(URCU_MB_LIBS)
 

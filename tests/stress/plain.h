@@ -2,10 +2,11 @@
  * plain.h - the part of Criterion's API the stress tests use, for the
  * plain runner (tests/stress/plain.c, program tests/stress/stress-plain).
  *
- * Criterion 2.4 cannot start under ThreadSanitizer: its sandbox (BoxFort)
- * maps an arena at random addresses in a range that TSan keeps for its
- * shadow memory, and gives up ("Could not initialize inheritable arena",
- * Criterion issue #274); no option turns the sandbox off.  util.h includes
+ * Criterion 2.4 cannot start under ThreadSanitizer: before reading any
+ * option, its sandbox (BoxFort) tries to map an arena at a few random
+ * addresses in a range that TSan has reserved for itself, and gives up
+ * ("Could not initialize inheritable arena", Criterion issue #274);
+ * neither --jobs 1 nor --debug nor CRITERION_* variables avoid it.  util.h includes
  * this header instead of Criterion's when ST_PLAIN is defined, so the same
  * test files, compiled a second time, register here and run in plain.c.
  *
