@@ -14,6 +14,7 @@
  * Usage: stress-plain [--list] [--filter GLOB], GLOB matched (fnmatch)
  * against "suite/name", as Criterion's --filter does.
  */
+#include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -110,8 +111,12 @@ static enum pr_result pr_run(const struct pr_test *t, void *param,
 	}
 	if (pid == 0)
 		pr_child(t, param);
-	while (waitpid(pid, &status, 0) < 0)
-		;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			perror("waitpid");
+			return PR_CRASH;
+		}
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		fprintf(stderr, "[PASS] %s::%s [%zu]\n", t->suite, t->name,
 			index);
