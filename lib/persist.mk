@@ -26,7 +26,10 @@ dist_man1_MANS = tools/snapmap.1
 # Example: built by `make`, run by `make check`
 # ---------------------------------------------------------------------
 noinst_PROGRAMS += examples/config_cache
+if !TSAN
+# Not under ThreadSanitizer: see examples/local.mk.
 TESTS += examples/config_cache
+endif
 examples_config_cache_SOURCES = examples/config_cache.c
 examples_config_cache_LDADD = lib/libsnapmap.la $(URCU_LIBS)
 

@@ -23,6 +23,30 @@ static struct snapmap_snapshot *load_current(struct snapmap *map)
 	return rcu_dereference(map->current);
 }
 
+/*
+ * Ends every read of @snap (its header, pages, chunks and entries) for
+ * ThreadSanitizer, which cannot see a grace period: the release pairs
+ * with the acquire on the same snapshot in the call_rcu callback
+ * (reclaim.c, sm_reclaim_cb), which runs only after the critical section
+ * around this read has ended, and before anything @snap holds is freed.
+ * An object held by several snapshots is freed with the last of them to
+ * die, after the reads through each: callbacks run one after another in
+ * the flavor's call_rcu thread, and an object passed on to an older,
+ * pinned snapshot goes through reclaim_lock.
+ * A pinned snapshot is read outside any critical section: there the
+ * edge is the reference, released by snapmap_unpin (sm_snapshot_put).
+ * What the caller reads through the pointers it was handed after the
+ * last call (value bytes) is the caller's to annotate the same way.
+ */
+static void read_done(const struct snapmap_snapshot *snap)
+{
+#ifdef SM_TSAN
+	__tsan_release((void *)snap);
+#else
+	(void)snap;
+#endif
+}
+
 const struct snapmap_snapshot *snapmap_snapshot(struct snapmap *map)
 {
 	sm_check_map(map, __func__);
@@ -41,25 +65,38 @@ int snapmap_find(const struct snapmap_snapshot *snap,
 		return -EINVAL;
 	sm_check_read(snap, __func__);
 	e = sm_layout_find(snap, key, klen);
-	if (!e)
-		return -ENOENT;
-	if (val)
-		*val = sm_entry_val(e);
-	if (vlen)
-		*vlen = e->vlen;
-	return 0;
+	if (e) {
+		if (val)
+			*val = sm_entry_val(e);
+		if (vlen)
+			*vlen = e->vlen;
+	}
+	read_done(snap);
+	return e ? 0 : -ENOENT;
 }
 
 size_t snapmap_count(const struct snapmap_snapshot *snap)
 {
+	size_t count;
+
+	if (!snap)
+		return 0;
 	sm_check_read(snap, __func__);
-	return snap ? snap->count : 0;
+	count = snap->count;
+	read_done(snap);
+	return count;
 }
 
 uint64_t snapmap_version(const struct snapmap_snapshot *snap)
 {
+	uint64_t version;
+
+	if (!snap)
+		return 0;
 	sm_check_read(snap, __func__);
-	return snap ? snap->version : 0;
+	version = snap->version;
+	read_done(snap);
+	return version;
 }
 
 /* Iterator state: priv[0] the snapshot, priv[1..3] the cursor. */
@@ -77,17 +114,17 @@ static void iter_cursor(const struct snapmap_iter *it, struct sm_cursor *cur)
 	cur->index = it->priv[3];
 }
 
-/* Positions @it on @cur of @snap; @e is the entry there. */
+/* Positions @it on @cur of @snap; @e is the entry there.  Ends the read. */
 static int iter_set(struct snapmap_iter *it, const struct snapmap_snapshot *snap,
 		    const struct sm_cursor *cur, const struct sm_entry *e,
 		    struct snapmap_kv *kv)
 {
 	it->priv[0] = (uintptr_t)snap;
 	iter_store(it, cur);
-	if (!e)
-		return -ENOENT;
-	*kv = sm_entry_kv(e);
-	return 0;
+	if (e)
+		*kv = sm_entry_kv(e);
+	read_done(snap);
+	return e ? 0 : -ENOENT;
 }
 
 int snapmap_iter_first(const struct snapmap_snapshot *snap,
@@ -143,12 +180,14 @@ int snapmap_iter_next_n(struct snapmap_iter *it, struct snapmap_kv *kv,
 	iter_cursor(it, &cur);
 	*n = sm_layout_next_n(snap, &cur, kv, max);
 	iter_store(it, &cur);
+	read_done(snap);
 	return *n ? 0 : -ENOENT;
 }
 
 int snapmap_get(struct snapmap *map, const void *key, size_t klen,
 		void *buf, size_t bufsize, size_t *vlen)
 {
+	const struct snapmap_snapshot *snap;
 	const void *val;
 	size_t len;
 	int rc;
@@ -157,7 +196,8 @@ int snapmap_get(struct snapmap *map, const void *key, size_t klen,
 		return -EINVAL;
 	sm_check_map(map, __func__);
 	map->flavor->read_lock();
-	rc = snapmap_find(load_current(map), key, klen, &val, &len);
+	snap = load_current(map);
+	rc = snapmap_find(snap, key, klen, &val, &len);
 	if (rc == 0) {
 		if (vlen)
 			*vlen = len;
@@ -166,6 +206,7 @@ int snapmap_get(struct snapmap *map, const void *key, size_t klen,
 		else if (len)
 			memcpy(buf, val, len);
 	}
+	read_done(snap);	/* the copy, too */
 	map->flavor->read_unlock();
 	return rc;
 }

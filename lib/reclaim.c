@@ -191,7 +191,12 @@ static void sm_reclaim_cb(struct rcu_head *head)
 
 	sm_mark_call_rcu_worker();
 #ifdef SM_TSAN
-	/* See sm_retire(). */
+	/*
+	 * The grace period and the call_rcu queue, for ThreadSanitizer:
+	 * pairs with the release in sm_retire() (the writer's use of the
+	 * snapshot) and with the release ending each read of it (read.c,
+	 * read_done), all of which happened before the grace period ended.
+	 */
 	__tsan_acquire(snap);
 #endif
 	/* The grace period is over: only pins can keep it now. */
@@ -227,8 +232,7 @@ void sm_retire(struct snapmap_snapshot *snap)
 	 * call_rcu hands the snapshot to the call_rcu thread through
 	 * liburcu's wait-free queue, whose ordering ThreadSanitizer cannot
 	 * see: everything written to the snapshot before this call happens
-	 * before the callback.  (The grace period itself, readers' critical
-	 * sections before the callback, stays invisible: see tests/tsan.supp.)
+	 * before the callback (sm_reclaim_cb acquires).
 	 */
 	__tsan_release(snap);
 #endif

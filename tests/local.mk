@@ -3,6 +3,8 @@
 #   tests/unit    fast unit tests of every function and error path, the
 #                 flavor-parameterized tests (memb, mb, qsbr, bp)
 #   tests/stress  bounded concurrency torture tests (seconds, not minutes)
+# Under ThreadSanitizer it runs tests/stress/stress-plain (the stress tests
+# without Criterion, with the same summary line) and a short soak instead.
 
 TEST_FLAVOR_LIBS = $(URCU_LIBS) $(URCU_QSBR_LIBS) $(URCU_BP_LIBS) $(URCU_MB_LIBS)
 
@@ -11,19 +13,28 @@ check_PROGRAMS += tests/unit/unit tests/stress/stress
 if TSAN
 # Criterion's sandbox (BoxFort) cannot map its arena under ThreadSanitizer
 # ("Could not initialize inheritable arena", Criterion issue #274), so a
-# TSan build runs the soak program and the examples instead: the same
-# concurrency, checked as invariants by a plain program.
+# TSan build runs the stress tests with the plain runner below, and a
+# short soak (a plain program).
 TESTS += tests/soak/soak-check.sh
 else
 TESTS += tests/unit/unit tests/stress/stress
 endif
 endif
 
+# tests/stress/stress-plain: the same stress test files, compiled with
+# -DST_PLAIN against a small stand-in for the Criterion API they use
+# (tests/stress/plain.h) and run by tests/stress/plain.c.  Built in every
+# configuration so that it cannot rot; run by `make check` under TSan.
+check_PROGRAMS += tests/stress/stress-plain
+if TSAN
+TESTS += tests/stress/stress-plain
+endif
+
 # The soak: readers, writers, batches and pins for SOAK_SECONDS (default
 # 600), checking invariants all along.  `make soak`; not part of
 # `make check` except as the short run above under TSan.
 check_PROGRAMS += tests/soak/soak
-tests_soak_soak_SOURCES = tests/soak/soak.c
+tests_soak_soak_SOURCES = tests/soak/soak.c tests/stress/tsan.h
 tests_soak_soak_LDADD = lib/libsnapmap.la $(URCU_LIBS)
 EXTRA_DIST += tests/soak/soak-check.sh
 SOAK_SECONDS = 600
@@ -54,6 +65,7 @@ tests_unit_unit_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 tests_stress_stress_SOURCES = \
 	tests/contract.h \
 	tests/stress/util.h \
+	tests/stress/tsan.h \
 	tests/stress/test_readers_writers.c \
 	tests/stress/test_lost_updates.c \
 	tests/stress/test_races.c \
@@ -63,8 +75,15 @@ tests_stress_stress_SOURCES = \
 tests_stress_stress_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_stress_stress_LDADD = lib/libsnapmap.la $(CRITERION_LIBS) $(TEST_FLAVOR_LIBS)
 
-# TSan: suppressions for liburcu internals and the reclamation callback
-# only; see the file for the reason behind each line.
+tests_stress_stress_plain_SOURCES = \
+	tests/stress/plain.h \
+	tests/stress/plain.c \
+	$(tests_stress_stress_SOURCES)
+tests_stress_stress_plain_CPPFLAGS = $(AM_CPPFLAGS) -DST_PLAIN
+tests_stress_stress_plain_LDADD = lib/libsnapmap.la $(TEST_FLAVOR_LIBS)
+
+# TSan: suppressions for liburcu internals only (the orderings liburcu
+# hides are annotated instead); see the file for the reason behind each line.
 EXTRA_DIST += tests/tsan.supp tests/lsan.supp
 AM_TESTS_ENVIRONMENT = \
 	TSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 $${TSAN_OPTIONS}"; \

@@ -28,6 +28,8 @@
 #include <urcu.h>
 #include <snapmap.h>
 
+#include "../stress/tsan.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -115,6 +117,7 @@ static void transfer(unsigned a, unsigned b, int64_t amount, bool by_cas,
 		soak_assert(API, rc == 0, rc, 0);
 		va = read_i64(pa);
 		vb = read_i64(pb);
+		st_tsan_read_done(snap);
 		rcu_read_unlock();
 
 		na = va - amount;
@@ -206,6 +209,7 @@ static void *bank_reader(void *arg)
 			if (snapmap_find(snap, key, len, &val, NULL) == 0)
 				total += read_i64(val);
 		}
+		st_tsan_read_done(snap);
 		rcu_read_unlock();
 		soak_assert(BANK_TOTAL, total == NACCOUNTS * INITIAL_BALANCE, total,
 		       NACCOUNTS * INITIAL_BALANCE);

@@ -176,7 +176,7 @@ static bool bk_read(struct bk_writer *w, unsigned a, unsigned b,
 		*ba = st_i64(va);
 		*bb = st_i64(vb);
 	}
-	fl->read_unlock();
+	st_read_unlock(fl, snap);	/* after reading the balances */
 	return ST_CHECK(rca == 0 && rcb == 0 && la == 8 && lb == 8,
 			"writer %u: accounts %u/%u: find %d/%d", w->id, a, b,
 			rca, rcb);

@@ -36,12 +36,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <criterion/criterion.h>
-#include <criterion/parameterized.h>
+#ifdef ST_PLAIN
+# include "plain.h"	/* the runner for ThreadSanitizer builds */
+#else
+# include <criterion/criterion.h>
+# include <criterion/parameterized.h>
+#endif
 
 #include "snapmap.h"
 
 #include "../contract.h"
+
+#include "tsan.h"
 
 /* ------------------------------------------------------------------ */
 /* Flavors                                                             */
@@ -225,6 +231,17 @@ static inline void st_join(const struct rcu_flavor_struct *fl,
 		cr_assert_eq(rc, 0, "pthread_join: %s", strerror(rc));
 	}
 	fl->thread_online();
+}
+
+/*
+ * Ends a read-side critical section in which this thread read bytes of
+ * @snap itself after its last library call on @snap (see tsan.h).
+ */
+static inline void st_read_unlock(const struct rcu_flavor_struct *fl,
+				  const struct snapmap_snapshot *snap)
+{
+	st_tsan_read_done(snap);
+	fl->read_unlock();
 }
 
 /* ------------------------------------------------------------------ */
@@ -655,13 +672,6 @@ static inline bool st_validate_snapshot(const struct snapmap_snapshot *snap,
  * kind of interleaving rather than many of them; other builds repeat
  * ST_SCALE times as many operations to meet more interleavings.
  */
-#if defined(__SANITIZE_THREAD__)
-# define ST_TSAN 1
-#elif defined(__has_feature)
-# if __has_feature(thread_sanitizer)
-#  define ST_TSAN 1
-# endif
-#endif
 #ifdef ST_TSAN
 # define ST_SCALE	1
 #else
