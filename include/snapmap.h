@@ -334,7 +334,8 @@ struct snapmap *snapmap_new(const struct snapmap_config *cfg)
 
 /*
  * snapmap_atfork - make fork() safe for the maps of the flavor whose
- * header was included before this one.
+ * mapping header was included before this one (defined, like
+ * snapmap_new(), only then).
  *
  * Registers liburcu's call_rcu fork handlers (call_rcu_before_fork,
  * call_rcu_after_fork_parent, call_rcu_after_fork_child) with
@@ -362,14 +363,14 @@ struct snapmap *snapmap_new(const struct snapmap_config *cfg)
  * Threads calling this function are NOT required to be registered RCU
  * threads.
  */
-#ifdef URCU_API_MAP	/* <urcu.h>, <urcu-qsbr.h>, <urcu-bp.h> */
+#ifdef URCU_API_MAP
 static inline int snapmap_atfork(void)
 {
 	return -pthread_atfork(call_rcu_before_fork,
 			       call_rcu_after_fork_parent,
 			       call_rcu_after_fork_child);
 }
-#endif
+#endif /* URCU_API_MAP */
 
 /*
  * snapmap_destroy - free a map and everything it holds.
