@@ -9,6 +9,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 /* Where everything of a chunk of @count entries, @skip shared bytes and
  * @arena bytes of records goes (offsets into @c, when given) and how many
@@ -103,6 +104,7 @@ struct builder {
 	const struct snapmap_snapshot *old;
 	uint64_t version;
 	struct sm_scratch *s;
+	const struct sm_search *search;	/* the map's, for the new snapshot */
 	size_t npend;
 	size_t ntop;
 	size_t nfresh;
@@ -756,8 +758,8 @@ static void run_merge(struct builder *b, struct dpos ci,
 	drop_item(b, (uintptr_t)c);
 	for (size_t j = 0; j < n && !b->err; j++) {
 		bool exact;
-		size_t pos = sm_chunk_lower_bound(b->map, c, changes[j].key,
-					       changes[j].klen, &exact);
+		size_t pos = sm_chunk_lower_bound(b->old, c, changes[j].key,
+						  changes[j].klen, &exact);
 
 		run_copy(b, c, i, pos);
 		i = pos;
@@ -781,6 +783,7 @@ static void builder_init(struct builder *b,
 	memset(b, 0, sizeof(*b));
 	b->map = map;
 	b->old = old;
+	b->search = old ? old->search : NULL;
 	b->version = version;
 	b->s = &map->scratch;
 	b->dropped_page = SIZE_MAX;
@@ -888,6 +891,7 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	snap->dir_prefix = prefix;
 	snap->pages = pages;
+	snap->search = b->search;
 	if (delta) {
 		delta->dropped = b->drop;
 		delta->dropped_bytes = b->dropped_bytes;
@@ -897,11 +901,17 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	return snap;
 }
 
+/*
+ * A map's first snapshot: the map's search path is chosen here, once, and
+ * every later snapshot inherits it.  SNAPMAP_SIMD (README) can lower it,
+ * to compare paths or rule one out.
+ */
 struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 {
 	struct builder b;
 
 	builder_init(&b, NULL, map, version);
+	b.search = sm_search_pick(getenv("SNAPMAP_SIMD"));
 	return builder_finish(&b, NULL);
 }
 
@@ -1008,6 +1018,7 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 	struct builder b;
 
 	builder_init(&b, NULL, old->map, version);
+	b.search = old->search;
 	b.count = n;
 	for (size_t i = 0; i < old->npages; i++) {
 		const struct sm_page *p = old->pages[i];

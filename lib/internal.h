@@ -318,6 +318,7 @@ struct snapmap_snapshot {
 	const unsigned char *dir_shared;	/* those bytes */
 	const uint64_t *dir_prefix;	/* their prefixes after them */
 	struct sm_page *const *pages;
+	const struct sm_search *search;	/* the map's search path */
 };
 
 

@@ -44,17 +44,18 @@
 #define CHUNK_MIN	SM_CHUNK_MIN
 
 /*
- * A chunk, laid out for search.  Its entries sit in leaf blocks of 8:
- * the 8 key prefixes on one cache line, the 8 entry pointers on the next
- * (the pair is fetched together).  Above the leaves, index levels of
- * fanout 8 hold the last prefix of each block below, top level first, so
- * a search reads one line per level: 3 lines for 128 entries where a
- * binary search over the same prefixes reads about 5.
+ * A chunk, laid out for search.  Its entries sit in leaf blocks of 16:
+ * the 16 key prefixes on two cache lines, the 16 entry pointers on the
+ * next two.  Above the leaves, index levels of fanout 16 hold the last
+ * prefix of each block below, top level first.  A node's 16 prefixes
+ * are compared with the key at once (a search path, below), so a search
+ * reads two lines per level and decides each level without a branch on
+ * the data: two levels for up to 256 entries.
  */
-#define FANOUT		8
+#define FANOUT		16
 #define CHUNK_SKIP_MAX	(64u << 10)	/* shared bytes kept: offsets fit
 					 * in 32 bits */
-#define MAX_UP		4	/* index levels: enough for 8^5 entries */
+#define MAX_UP		4	/* index levels: enough for 16^5 entries */
 #define LINE		64
 
 struct sm_chunk {
@@ -277,13 +278,6 @@ static inline int against_shared(const void *key, size_t klen,
 	return d;
 }
 
-/* How many of the 8 prefixes at @p are < @x (no branches on the data). */
-static inline size_t count_less8(const uint64_t *p, uint64_t x)
-{
-	return (size_t)(p[0] < x) + (p[1] < x) + (p[2] < x) + (p[3] < x) +
-	       (p[4] < x) + (p[5] < x) + (p[6] < x) + (p[7] < x);
-}
-
 /*
  * Bytewise order of two keys that share their first @off bytes (the
  * shared bytes and an equal 8-byte prefix, @off = skip + 8): only what
@@ -346,13 +340,39 @@ static inline struct level page_level(const struct sm_page *p)
 #define ITEM_GRAVE	((uintptr_t)2)
 #define ITEM_TAGS	(ITEM_PAGE | ITEM_GRAVE)
 
+/*
+ * A search path: the node search for one instruction set (a portable
+ * scalar one, SSE4.2, AVX2), and the look-up and chunk search built on
+ * it.  One library serves every CPU: a path is chosen when a map is made
+ * (sm_layout_empty) and each snapshot of the map carries it, so that a
+ * look-up makes one indirect call, not one per node.
+ */
+struct sm_search {
+	const char *name;	/* "scalar", "sse42", "avx2" */
+	/* The node search: how many of the FANOUT prefixes at @node (LINE
+	 * aligned) are < @x.  Inlined into the two below; here for tests. */
+	size_t (*count)(const uint64_t *node, uint64_t x);
+	/* A bytewise look-up in @snap. */
+	const struct sm_entry *(*find)(const struct snapmap_snapshot *snap,
+				       const void *key, size_t klen);
+	/* The first position of chunk @c whose prefix is >= @x. */
+	size_t (*bound)(const struct sm_chunk *c, uint64_t x);
+};
+
+/*
+ * The best search path this CPU runs, no better than the one @want names
+ * (NULL or an unknown name: no limit).  Asking for more than the CPU has
+ * gets what it has: the choice can lower the path, never fault.
+ */
+const struct sm_search *sm_search_pick(const char *want);
+
 /* search.c, for build.c */
 
 /*
- * Lower bound of @key in chunk @c; *@exact tells whether the entry there
- * is @key.
+ * Lower bound of @key in chunk @c of @snap; *@exact tells whether the
+ * entry there is @key.
  */
-size_t sm_chunk_lower_bound(const struct snapmap *map,
+size_t sm_chunk_lower_bound(const struct snapmap_snapshot *snap,
 			    const struct sm_chunk *c,
 			    const void *key, size_t klen, bool *exact);
 /* Where the chunk @key falls into sits: page *@page, slot *@slot (the

@@ -6,6 +6,15 @@
  */
 #include "layout.h"
 
+/* The SIMD search paths: x86-64 with GCC or Clang; elsewhere the scalar
+ * path alone. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SM_SEARCH_X86 1
+#include <immintrin.h>
+#else
+#define SM_SEARCH_X86 0
+#endif
+
 static const struct sm_entry *chunk_key_at(const void *chunk, size_t i)
 {
 	return chunk_entry_at(chunk, i);
@@ -42,15 +51,76 @@ static size_t generic_search(const struct snapmap *map, size_t n,
 	return lo;
 }
 
-/* First position of the chunk whose prefix is >= @x: down the index. */
-static size_t chunk_prefix_bound(const struct sm_chunk *c, uint64_t x)
+/* How many of a node's FANOUT prefixes at @p are < @x: one kernel per
+ * search path, the same count. */
+typedef size_t (*node_count_fn)(const uint64_t *p, uint64_t x);
+
+static inline size_t count_scalar(const uint64_t *p, uint64_t x)
+{
+	size_t n = 0;
+
+#pragma GCC unroll 16
+	for (int i = 0; i < FANOUT; i++)
+		n += p[i] < x;	/* a compare and an add, no branch */
+	return n;
+}
+
+#if SM_SEARCH_X86
+/*
+ * The x86 kernels compare unsigned prefixes with the signed compare
+ * (pcmpgtq): flipping the top bit of both sides maps unsigned order onto
+ * signed order.  Each lane that compares true is -1; subtracting the
+ * masks counts them.  Nodes are LINE-aligned, so the loads are aligned.
+ */
+static inline __attribute__((target("sse4.2"), always_inline))
+size_t count_sse42(const uint64_t *p, uint64_t x)
+{
+	const __m128i top = _mm_set1_epi64x(INT64_MIN);
+	__m128i key = _mm_xor_si128(_mm_set1_epi64x((long long)x), top);
+	__m128i acc = _mm_setzero_si128();
+
+#pragma GCC unroll 16
+	for (int i = 0; i < FANOUT; i += 2) {
+		__m128i v = _mm_load_si128((const __m128i *)(p + i));
+
+		acc = _mm_sub_epi64(acc, _mm_cmpgt_epi64(key,
+							 _mm_xor_si128(v, top)));
+	}
+	return (size_t)(_mm_cvtsi128_si64(acc) + _mm_extract_epi64(acc, 1));
+}
+
+static inline __attribute__((target("avx2"), always_inline))
+size_t count_avx2(const uint64_t *p, uint64_t x)
+{
+	const __m256i top = _mm256_set1_epi64x(INT64_MIN);
+	__m256i key = _mm256_xor_si256(_mm256_set1_epi64x((long long)x), top);
+	__m256i acc = _mm256_setzero_si256();
+	__m128i sum;
+
+#pragma GCC unroll 16
+	for (int i = 0; i < FANOUT; i += 4) {
+		__m256i v = _mm256_load_si256((const __m256i *)(p + i));
+
+		acc = _mm256_sub_epi64(acc, _mm256_cmpgt_epi64(
+			key, _mm256_xor_si256(v, top)));
+	}
+	sum = _mm_add_epi64(_mm256_castsi256_si128(acc),
+			    _mm256_extracti128_si256(acc, 1));
+	return (size_t)(_mm_cvtsi128_si64(sum) + _mm_extract_epi64(sum, 1));
+}
+#endif
+
+/* First position of chunk @c whose prefix is >= @x: down the index,
+ * one node a level, counted by @count. */
+static inline __attribute__((always_inline))
+size_t prefix_bound(const struct sm_chunk *c, uint64_t x, node_count_fn count)
 {
 	size_t block = 0;
 
 	for (uint32_t l = 0; l < c->nup; l++) {
 		const uint64_t *level =
 			(const uint64_t *)((const char *)c + c->up_off[l]);
-		size_t i = count_less8(level + FANOUT * block, x);
+		size_t i = count(level + FANOUT * block, x);
 
 		/* Below the top, some prefix of the block is >= @x: its
 		 * parent, the block's last, was. */
@@ -58,7 +128,7 @@ static size_t chunk_prefix_bound(const struct sm_chunk *c, uint64_t x)
 			return c->count;
 		block = FANOUT * block + i;
 	}
-	return FANOUT * block + count_less8(chunk_leaves(c)[block].prefix, x);
+	return FANOUT * block + count(chunk_leaves(c)[block].prefix, x);
 }
 
 /*
@@ -111,9 +181,10 @@ static uint64_t chunk_prefix_of(const void *c, size_t i)
 	return chunk_prefix_at(c, i);
 }
 
+/* The end of a run of ties: rare, so the scalar count serves every path. */
 static size_t chunk_run_end(const void *c, uint64_t next)
 {
-	return chunk_prefix_bound(c, next);
+	return prefix_bound(c, next, count_scalar);
 }
 
 static uint64_t level_prefix_of(const void *level, size_t i)
@@ -132,10 +203,11 @@ static size_t level_run_end(const void *level, uint64_t next)
  * Lower bound of @key in chunk @c; *@exact tells whether the entry there
  * is @key.
  */
-size_t sm_chunk_lower_bound(const struct snapmap *map,
-				const struct sm_chunk *c,
-				const void *key, size_t klen, bool *exact)
+size_t sm_chunk_lower_bound(const struct snapmap_snapshot *snap,
+			    const struct sm_chunk *c,
+			    const void *key, size_t klen, bool *exact)
 {
+	const struct snapmap *map = snap->map;
 	size_t pos, off = (size_t)c->skip + 8;
 	int side, cmp = 1;
 	uint64_t kp;
@@ -154,7 +226,7 @@ size_t sm_chunk_lower_bound(const struct snapmap *map,
 	if (side)
 		return side < 0 ? 0 : c->count;
 	kp = key_prefix(key, klen, c->skip);
-	pos = settle_ties(c, chunk_prefix_bound(c, kp), c->count, kp,
+	pos = settle_ties(c, snap->search->bound(c, kp), c->count, kp,
 			  chunk_prefix_of, chunk_key_at, chunk_run_end, key,
 			  klen, off, false, &cmp);
 	*exact = cmp == 0;
@@ -262,7 +334,7 @@ static bool layout_seek(const struct snapmap_snapshot *snap,
 	if (snap->npages == 0)
 		return false;
 	c = chunk_of(snap, key, klen, &cur->page, &cur->slot);
-	cur->index = sm_chunk_lower_bound(snap->map, c, key, klen, &exact);
+	cur->index = sm_chunk_lower_bound(snap, c, key, klen, &exact);
 	if (cur->index == c->count)
 		cursor_next_chunk(snap, cur);
 	return exact;
@@ -276,12 +348,15 @@ void sm_layout_seek(const struct snapmap_snapshot *snap,
 
 /*
  * A bytewise look-up, on the path of every read: the same search as
- * layout_seek(), with the usual cases decided inline.  A key whose 8-byte
- * prefix equals an item's first one, or more than one entry's in its
- * chunk, is settled by the general search.
+ * layout_seek(), with the usual cases decided inline and the nodes
+ * counted by @count.  A key whose 8-byte prefix equals an item's first
+ * one, or more than one entry's in its chunk, is settled by the general
+ * search.
  */
-static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
-					    const void *key, size_t klen)
+static inline __attribute__((always_inline))
+const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
+				     const void *key, size_t klen,
+				     node_count_fn count)
 {
 	const struct sm_chunk *c;
 	const struct sm_entry *e;
@@ -296,7 +371,7 @@ static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 	if (against_shared(key, klen, chunk_shared(c), c->skip))
 		return NULL;	/* not among the chunk's keys */
 	kp = key_prefix(key, klen, c->skip);
-	pos = chunk_prefix_bound(c, kp);
+	pos = prefix_bound(c, kp, count);
 	if (pos == c->count || chunk_prefix_at(c, pos) != kp)
 		return NULL;
 	e = chunk_entry_at(c, pos);
@@ -312,13 +387,73 @@ static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 	return cmp == 0 ? chunk_entry_at(c, pos) : NULL;
 }
 
+/*
+ * The search paths: the look-up and chunk search compiled once per
+ * kernel, each with its instruction set (@attr), so that the kernel and
+ * the search around it are one function with no call per node.
+ */
+#define SEARCH_PATH(name, attr, count)					\
+	static attr size_t bound_##name(const struct sm_chunk *c,	\
+					uint64_t x)			\
+	{								\
+		return prefix_bound(c, x, count);			\
+	}								\
+	static attr const struct sm_entry *find_##name(			\
+		const struct snapmap_snapshot *snap, const void *key,	\
+		size_t klen)						\
+	{								\
+		return find_bytewise(snap, key, klen, count);		\
+	}								\
+	static const struct sm_search search_##name = {		\
+		#name, count, find_##name, bound_##name,		\
+	}
+
+SEARCH_PATH(scalar, , count_scalar);
+#if SM_SEARCH_X86
+SEARCH_PATH(sse42, __attribute__((target("sse4.2"))), count_sse42);
+SEARCH_PATH(avx2, __attribute__((target("avx2"))), count_avx2);
+#endif
+
+/* The paths from the best down, with what each needs of the CPU. */
+static bool cpu_has(const char *name)
+{
+#if SM_SEARCH_X86
+	__builtin_cpu_init();
+	if (strcmp(name, "avx2") == 0)
+		return __builtin_cpu_supports("avx2");
+	if (strcmp(name, "sse42") == 0)
+		return __builtin_cpu_supports("sse4.2");
+#endif
+	return strcmp(name, "scalar") == 0;
+}
+
+const struct sm_search *sm_search_pick(const char *want)
+{
+	static const struct sm_search *const paths[] = {
+#if SM_SEARCH_X86
+		&search_avx2, &search_sse42,
+#endif
+		&search_scalar,
+	};
+	size_t i = 0, n = sizeof(paths) / sizeof(paths[0]);
+
+	/* Skip down to the named path, if one is named. */
+	while (want && i < n && strcmp(paths[i]->name, want) != 0)
+		i++;
+	if (i == n)
+		i = 0;	/* an unknown name sets no limit */
+	while (!cpu_has(paths[i]->name))
+		i++;	/* scalar, the last, runs everywhere */
+	return paths[i];
+}
+
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen)
 {
 	struct sm_cursor cur;
 
 	if (bytewise(snap->map))
-		return find_bytewise(snap, key, klen);
+		return snap->search->find(snap, key, klen);
 	if (!layout_seek(snap, key, klen, &cur))
 		return NULL;
 	return chunk_entry_at(cursor_chunk(snap, &cur), cur.index);
