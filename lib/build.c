@@ -17,27 +17,14 @@
 static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
 			     struct sm_chunk *c)
 {
-	size_t sizes[MAX_UP], nup = 0, off, level = count;
+	size_t off = round_up(sizeof(struct sm_chunk) + skip, LINE);
 
-	while (level > FANOUT && nup < MAX_UP) {
-		level = (level + FANOUT - 1) / FANOUT;
-		sizes[nup++] = level;
-	}
-	off = round_up(sizeof(struct sm_chunk) + skip, LINE);
 	if (c) {
 		c->count = (uint32_t)count;
 		c->skip = (uint32_t)skip;
 		c->shared_off = sizeof(struct sm_chunk);
-		c->nup = (uint32_t)nup;
-		c->top = (uint32_t)(nup ? sizes[nup - 1] : count);
 	}
-	for (size_t l = 0; l < nup; l++) {	/* top level first */
-		if (c)
-			c->up_off[l] = (uint32_t)off;
-		off += round_up(sizes[nup - 1 - l], FANOUT) * sizeof(uint64_t);
-	}
-	if (c)
-		c->leaf_off = (uint32_t)off;
+	off = tree_geometry(count, off, c ? &c->tree : NULL);
 	off += (count + FANOUT - 1) / FANOUT * sizeof(struct leaf_block);
 	off = round_up(off, alignof(max_align_t));
 	if (c)
@@ -48,6 +35,68 @@ static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
 static void chunk_free(struct sm_chunk *c)
 {
 	sm_free(c->mem);
+}
+
+/*
+ * Fills the index levels of tree @t at @base over its @n leaves (nodes
+ * @stride u64 apart, padded), bottom up: each level holds the last
+ * prefix of every node of the level below, PREFIX_END past its end.
+ */
+static void tree_fill(void *base, const struct sm_tree *t, size_t n,
+		      size_t stride)
+{
+	char *at = base;
+
+	for (uint32_t l = t->nup; l-- > 0;) {
+		uint64_t *level = (uint64_t *)(at + t->up_off[l]);
+		size_t nbelow = n, size;
+
+		/* The level under this one: the leaves, or level l+1. */
+		for (uint32_t k = t->nup; k-- > l + 1;)
+			nbelow = (nbelow + FANOUT - 1) / FANOUT;
+		size = (nbelow + FANOUT - 1) / FANOUT;
+		for (size_t i = 0; i < round_up(size, FANOUT); i++) {
+			size_t last = i * FANOUT + FANOUT - 1;
+
+			if (i >= size) {
+				level[i] = PREFIX_END;
+				continue;
+			}
+			if (last >= nbelow)
+				last = nbelow - 1;
+			level[i] = l + 1 == t->nup ?
+				   tree_leaf(base, t, stride, last) :
+				   ((const uint64_t *)(at + t->up_off[l + 1]))[last];
+		}
+	}
+}
+
+/*
+ * A directory level of @n items in the allocation at @base, from byte
+ * @off on: its tree and its prefix array (padded to whole nodes, which
+ * start on a cache line); returns the first byte after them.  With @t
+ * NULL, only counts (the allocation may start anywhere: a line more).
+ */
+static size_t dir_tree_place(void *base, size_t off, size_t n,
+			     struct sm_tree *t)
+{
+	if (!t)
+		return tree_geometry(n, off + LINE, NULL) +
+		       round_up(n, FANOUT) * sizeof(uint64_t);
+	off = round_up((uintptr_t)base + off, LINE) - (uintptr_t)base;
+	return tree_geometry(n, off, t) +
+	       round_up(n, FANOUT) * sizeof(uint64_t);
+}
+
+/* Pads the prefix array of directory level @t to whole nodes and builds
+ * the index over it. */
+static void dir_tree_fill(void *base, const struct sm_tree *t, size_t n)
+{
+	uint64_t *prefix = (uint64_t *)((char *)base + t->leaf_off);
+
+	for (size_t i = n; i < round_up(n, FANOUT); i++)
+		prefix[i] = PREFIX_END;
+	tree_fill(base, t, n, FANOUT);
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,16 +340,17 @@ static struct sm_page *page_new(struct builder *b, const struct pend *pd,
 	size_t skip = bytewise(b->map) && n > 1 ?
 		      common_prefix(chunk_first(pd[0].chunk),
 				    chunk_first(pd[n - 1].chunk)) : 0;
-	size_t bytes = sizeof(struct sm_page) +
-		       n * (sizeof(uint64_t) + sizeof(struct sm_chunk *)) + skip;
+	size_t bytes = dir_tree_place(NULL, sizeof(struct sm_page), n, NULL) +
+		       n * sizeof(struct sm_chunk *) + skip;
 	struct sm_page *p = sm_alloc(bytes);
 	struct sm_chunk **chunks;
 	uint64_t *prefix;
 
 	if (!p)
 		return NULL;
-	prefix = (uint64_t *)(p + 1);
-	chunks = (struct sm_chunk **)(prefix + n);
+	chunks = (struct sm_chunk **)((char *)p +
+		dir_tree_place(p, sizeof(struct sm_page), n, &p->tree));
+	prefix = (uint64_t *)((char *)p + p->tree.leaf_off);
 	/* An old chunk keeps its prefix unless the shared bytes differ. */
 	for (size_t i = 0; i < n; i++) {
 		chunks[i] = pd[i].chunk;
@@ -315,6 +365,7 @@ static struct sm_page *page_new(struct builder *b, const struct pend *pd,
 	p->shared = (const unsigned char *)(chunks + n);
 	p->prefix = prefix;
 	p->chunks = chunks;
+	dir_tree_fill(p, &p->tree, n);
 	return p;
 }
 
@@ -642,36 +693,12 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 		for (size_t t = 0; t < FANOUT; t++) {
 			bool in = base + t < n;
 
-			lb->prefix[t] = in ? pfx[base + t] : UINT64_MAX;
+			lb->prefix[t] = in ? pfx[base + t] : PREFIX_END;
 			lb->entry[t] = in ? ents[base + t] : NULL;
 		}
 	}
 
-	/* Index levels, bottom up: each holds the last prefix of every
-	 * block of the level below. */
-	for (uint32_t l = c->nup; l-- > 0;) {
-		uint64_t *level = (uint64_t *)((char *)c + c->up_off[l]);
-		size_t below = n, size;
-
-		/* The level under this one: the leaves, or index level l+1. */
-		for (uint32_t k = c->nup; k-- > l + 1;)
-			below = (below + FANOUT - 1) / FANOUT;
-		size = (below + FANOUT - 1) / FANOUT;
-		for (size_t t = 0; t < round_up(size, FANOUT); t++) {
-			size_t last = t * FANOUT + FANOUT - 1;
-
-			if (t >= size) {
-				level[t] = UINT64_MAX;
-				continue;
-			}
-			if (last >= below)
-				last = below - 1;
-			level[t] = l + 1 == c->nup ?
-				chunk_prefix_at(c, last) :
-				((const uint64_t *)((char *)c +
-						    c->up_off[l + 1]))[last];
-		}
-	}
+	tree_fill(c, &c->tree, n, CHUNK_STRIDE);
 	return c;
 }
 
@@ -844,7 +871,8 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	struct sm_page **pages;
 	uint64_t *prefix;
 
-	own = sizeof(*snap) + n * (sizeof(*prefix) + sizeof(*pages)) + skip;
+	own = dir_tree_place(NULL, sizeof(*snap), n, NULL) +
+	      n * sizeof(*pages) + skip;
 	if (!b->err) {
 		snap = sm_alloc(own);
 		if (!snap)
@@ -873,8 +901,9 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	snap->version = b->version;
 	snap->count = b->count;
 	snap->npages = n;
-	prefix = (uint64_t *)(snap + 1);
-	pages = (struct sm_page **)(prefix + n);
+	pages = (struct sm_page **)((char *)snap +
+		dir_tree_place(snap, sizeof(*snap), n, &snap->dir_tree));
+	prefix = (uint64_t *)((char *)snap + snap->dir_tree.leaf_off);
 	snap->dir_skip = skip;
 	if (skip) {
 		memcpy(pages + n, sm_entry_key(page_first(B_TOP(b)[0].page)),
@@ -891,6 +920,7 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	snap->dir_prefix = prefix;
 	snap->pages = pages;
+	dir_tree_fill(snap, &snap->dir_tree, n);
 	snap->search = b->search;
 	if (delta) {
 		delta->dropped = b->drop;

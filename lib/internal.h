@@ -272,6 +272,19 @@ int sm_bytewise_compare(const void *a, size_t alen,
 #define SM_CHUNK_TARGET	128u
 #define SM_CHUNK_MAX	(2 * SM_CHUNK_TARGET)
 #define SM_CHUNK_MIN	(SM_CHUNK_TARGET / 4)
+
+/*
+ * A static search tree over a sorted array of 8-byte key prefixes (its
+ * leaves), inside the chunk, page or snapshot that holds it, at byte
+ * offsets from that object's address (layout.h).
+ */
+#define SM_TREE_MAX_UP	4	/* index levels: enough for 16^5 leaves */
+struct sm_tree {
+	uint32_t nup;			/* index levels above the leaves */
+	uint32_t top;			/* entries in the top level */
+	uint32_t up_off[SM_TREE_MAX_UP];	/* the levels, top first */
+	uint32_t leaf_off;		/* the leaves */
+};
 /*
  * A chunk's records are copied whenever the chunk is rebuilt, so chunks
  * of big values hold fewer entries: a run is also cut where its records
@@ -317,6 +330,7 @@ struct snapmap_snapshot {
 	size_t dir_skip;		/* bytes the pages' first keys share */
 	const unsigned char *dir_shared;	/* those bytes */
 	const uint64_t *dir_prefix;	/* their prefixes after them */
+	struct sm_tree dir_tree;	/* over dir_prefix, from this struct */
 	struct sm_page *const *pages;
 	const struct sm_search *search;	/* the map's search path */
 };

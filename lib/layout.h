@@ -44,19 +44,25 @@
 #define CHUNK_MIN	SM_CHUNK_MIN
 
 /*
- * A chunk, laid out for search.  Its entries sit in leaf blocks of 16:
- * the 16 key prefixes on two cache lines, the 16 entry pointers on the
- * next two.  Above the leaves, index levels of fanout 16 hold the last
- * prefix of each block below, top level first.  A node's 16 prefixes
- * are compared with the key at once (a search path, below), so a search
- * reads two lines per level and decides each level without a branch on
- * the data: two levels for up to 256 entries.
+ * Every level of a snapshot is searched with a static tree (struct
+ * sm_tree): the sorted prefixes in nodes of 16 (two cache lines,
+ * PREFIX_END past the end), and above them index levels of fanout 16
+ * holding the last prefix of each node below, top level first.  A
+ * node's 16 prefixes are compared with the key at once (a search path,
+ * below), so a search reads two lines per level and decides each level
+ * without a branch on the data: two levels for up to 256 items.
+ *
+ * In a chunk the leaves are blocks of 16 prefixes followed by their 16
+ * entry pointers (the pair is read together); in a page and the top
+ * level the prefixes are one array, beside the array of items.
  */
 #define FANOUT		16
 #define CHUNK_SKIP_MAX	(64u << 10)	/* shared bytes kept: offsets fit
 					 * in 32 bits */
-#define MAX_UP		4	/* index levels: enough for 16^5 entries */
+#define MAX_UP		SM_TREE_MAX_UP
 #define LINE		64
+#define CHUNK_STRIDE	(2 * FANOUT)	/* u64 from one chunk leaf node to
+					 * the next */
 
 struct sm_chunk {
 	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
@@ -65,15 +71,12 @@ struct sm_chunk {
 	uint32_t arena_off;	/* the records */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
-	uint32_t nup;		/* index levels above the leaves */
-	uint32_t top;		/* entries in the top index level */
-	uint32_t up_off[MAX_UP];	/* byte offsets, top level first */
-	uint32_t leaf_off;
+	struct sm_tree tree;	/* over the leaf blocks' prefixes */
 	uint32_t shared_off;	/* the @skip shared bytes */
 };
 
 struct leaf_block {
-	uint64_t prefix[FANOUT];	/* UINT64_MAX past the end */
+	uint64_t prefix[FANOUT];	/* PREFIX_END past the end */
 	struct sm_entry *entry[FANOUT];
 };
 
@@ -96,12 +99,50 @@ struct sm_page {
 	size_t skip;		/* bytes their first keys share */
 	const unsigned char *shared;	/* those bytes */
 	const uint64_t *prefix;	/* the first keys' prefixes after them */
+	struct sm_tree tree;	/* over @prefix, from this struct */
 	struct sm_chunk *const *chunks;
 };
 
 static inline size_t round_up(size_t n, size_t to)
 {
 	return (n + to - 1) / to * to;
+}
+
+/*
+ * Lays out the index levels of a tree over @n leaves from byte @off on
+ * (a multiple of LINE), in @t when given; returns where the leaves go.
+ * A level of FANOUT or fewer is the top.
+ */
+static inline size_t tree_geometry(size_t n, size_t off, struct sm_tree *t)
+{
+	size_t sizes[MAX_UP], nup = 0, level = n;
+
+	while (level > FANOUT && nup < MAX_UP) {
+		level = (level + FANOUT - 1) / FANOUT;
+		sizes[nup++] = level;
+	}
+	if (t) {
+		t->nup = (uint32_t)nup;
+		t->top = (uint32_t)(nup ? sizes[nup - 1] : n);
+	}
+	for (size_t l = 0; l < nup; l++) {	/* top level first */
+		if (t)
+			t->up_off[l] = (uint32_t)off;
+		off += round_up(sizes[nup - 1 - l], FANOUT) * sizeof(uint64_t);
+	}
+	if (t)
+		t->leaf_off = (uint32_t)off;
+	return off;
+}
+
+/* Prefix @i of the leaves of tree @t at @base, nodes @stride u64 apart. */
+static inline uint64_t tree_leaf(const void *base, const struct sm_tree *t,
+				 size_t stride, size_t i)
+{
+	const uint64_t *leaves =
+		(const uint64_t *)((const char *)base + t->leaf_off);
+
+	return leaves[i / FANOUT * stride + i % FANOUT];
 }
 
 static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
@@ -111,7 +152,7 @@ static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
 
 static inline struct leaf_block *chunk_leaves(const struct sm_chunk *c)
 {
-	return (struct leaf_block *)((char *)c + c->leaf_off);
+	return (struct leaf_block *)((char *)c + c->tree.leaf_off);
 }
 
 static inline uint64_t chunk_prefix_at(const struct sm_chunk *c, size_t i)
@@ -161,9 +202,9 @@ static inline uint32_t load_be32(const unsigned char *p)
 	return be32toh(v);
 }
 
-static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
+static inline uint64_t key_bytes8(const unsigned char *k, size_t klen,
+				  size_t skip)
 {
-	const unsigned char *k = key;
 	size_t rest = klen > skip ? klen - skip : 0;
 	uint64_t v = 0;
 
@@ -177,6 +218,26 @@ static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
 		return load_be64(k + klen - 8) << (64 - 8 * rest);
 	memcpy(&v, k + skip, rest);
 	return be64toh(v);
+}
+
+/*
+ * Prefixes are kept with their top bit flipped and ordered as signed
+ * integers: the same order, and the one x86's 64-bit SIMD compare
+ * (pcmpgtq, signed only) gives without flipping each element of a node.
+ * PREFIX_END, the greatest, pads nodes past their end.
+ */
+#define PREFIX_BIAS	((uint64_t)1 << 63)
+#define PREFIX_END	((uint64_t)INT64_MAX)
+
+static inline bool prefix_less(uint64_t a, uint64_t b)
+{
+	return (int64_t)a < (int64_t)b;
+}
+
+/* The prefix of @key after @skip bytes, as kept (biased). */
+static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
+{
+	return key_bytes8(key, klen, skip) ^ PREFIX_BIAS;
 }
 
 /* The prefix of entry @e's key after @skip bytes. */
@@ -203,23 +264,6 @@ static inline size_t common_prefix(const struct sm_entry *a,
 	while (i < n && ka[i] == kb[i])
 		i++;
 	return i;
-}
-
-/* First index of @a[0..n) whose value is >= @x, without branches on the
- * data (the ternary compiles to a conditional move). */
-static inline size_t lower_bound_u64(const uint64_t *a, size_t n, uint64_t x)
-{
-	const uint64_t *base = a;
-
-	if (n == 0)
-		return 0;
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = base[half] < x ? base + half : base;
-		n -= half;
-	}
-	return (size_t)(base - a) + (*base < x);
 }
 
 /* memcmp for the short runs a search compares, inline: 8 bytes a step,
@@ -307,6 +351,8 @@ struct level {
 	const unsigned char *shared;
 	const uint64_t *prefix;
 	const void *const *items;
+	const void *base;	/* what @tree's offsets count from */
+	const struct sm_tree *tree;
 	bool pages;		/* the items are pages (else chunks) */
 };
 
@@ -319,7 +365,8 @@ static inline struct level top_level(const struct snapmap_snapshot *snap)
 {
 	return (struct level){
 		snap->npages, snap->dir_skip, snap->dir_shared,
-		snap->dir_prefix, (const void *const *)snap->pages, true,
+		snap->dir_prefix, (const void *const *)snap->pages, snap,
+		&snap->dir_tree, true,
 	};
 }
 
@@ -327,7 +374,7 @@ static inline struct level page_level(const struct sm_page *p)
 {
 	return (struct level){
 		p->count, p->skip, p->shared, p->prefix,
-		(const void *const *)p->chunks, false,
+		(const void *const *)p->chunks, p, &p->tree, false,
 	};
 }
 

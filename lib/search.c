@@ -55,80 +55,84 @@ static size_t generic_search(const struct snapmap *map, size_t n,
  * search path, the same count. */
 typedef size_t (*node_count_fn)(const uint64_t *p, uint64_t x);
 
+/* The portable kernel: a binary search of the node, whose steps compile
+ * to conditional moves (the node is sorted, padded with PREFIX_END). */
 static inline size_t count_scalar(const uint64_t *p, uint64_t x)
 {
-	size_t n = 0;
+	const uint64_t *base = p;
 
-#pragma GCC unroll 16
-	for (int i = 0; i < FANOUT; i++)
-		n += p[i] < x;	/* a compare and an add, no branch */
-	return n;
+	_Static_assert((FANOUT & (FANOUT - 1)) == 0, "halves to 1");
+#pragma GCC unroll 8
+	for (size_t half = FANOUT / 2; half > 0; half /= 2)
+		base = prefix_less(base[half], x) ? base + half : base;
+	return (size_t)(base - p) + prefix_less(*base, x);
 }
 
 #if SM_SEARCH_X86
 /*
- * The x86 kernels compare unsigned prefixes with the signed compare
- * (pcmpgtq): flipping the top bit of both sides maps unsigned order onto
- * signed order.  Each lane that compares true is -1; subtracting the
- * masks counts them.  Nodes are LINE-aligned, so the loads are aligned.
+ * The x86 kernels: prefixes are biased (layout.h), so the signed compare
+ * orders them.  Each lane that compares true is -1; subtracting the
+ * masks counts them.  Nodes start on a cache line: aligned loads.
  */
 static inline __attribute__((target("sse4.2"), always_inline))
 size_t count_sse42(const uint64_t *p, uint64_t x)
 {
-	const __m128i top = _mm_set1_epi64x(INT64_MIN);
-	__m128i key = _mm_xor_si128(_mm_set1_epi64x((long long)x), top);
+	__m128i key = _mm_set1_epi64x((long long)x);
 	__m128i acc = _mm_setzero_si128();
 
 #pragma GCC unroll 16
-	for (int i = 0; i < FANOUT; i += 2) {
-		__m128i v = _mm_load_si128((const __m128i *)(p + i));
-
+	for (int i = 0; i < FANOUT; i += 2)
 		acc = _mm_sub_epi64(acc, _mm_cmpgt_epi64(key,
-							 _mm_xor_si128(v, top)));
-	}
+			_mm_load_si128((const __m128i *)(p + i))));
 	return (size_t)(_mm_cvtsi128_si64(acc) + _mm_extract_epi64(acc, 1));
 }
 
 static inline __attribute__((target("avx2"), always_inline))
 size_t count_avx2(const uint64_t *p, uint64_t x)
 {
-	const __m256i top = _mm256_set1_epi64x(INT64_MIN);
-	__m256i key = _mm256_xor_si256(_mm256_set1_epi64x((long long)x), top);
+	__m256i key = _mm256_set1_epi64x((long long)x);
 	__m256i acc = _mm256_setzero_si256();
 	__m128i sum;
 
 #pragma GCC unroll 16
-	for (int i = 0; i < FANOUT; i += 4) {
-		__m256i v = _mm256_load_si256((const __m256i *)(p + i));
-
-		acc = _mm256_sub_epi64(acc, _mm256_cmpgt_epi64(
-			key, _mm256_xor_si256(v, top)));
-	}
+	for (int i = 0; i < FANOUT; i += 4)
+		acc = _mm256_sub_epi64(acc, _mm256_cmpgt_epi64(key,
+			_mm256_load_si256((const __m256i *)(p + i))));
 	sum = _mm_add_epi64(_mm256_castsi256_si128(acc),
 			    _mm256_extracti128_si256(acc, 1));
 	return (size_t)(_mm_cvtsi128_si64(sum) + _mm_extract_epi64(sum, 1));
 }
 #endif
 
-/* First position of chunk @c whose prefix is >= @x: down the index,
- * one node a level, counted by @count. */
+/* First of the @n leaves of tree @t (at @base, leaf nodes @stride u64
+ * apart) that is >= @x: down the index, one node a level, counted by
+ * @count. */
 static inline __attribute__((always_inline))
-size_t prefix_bound(const struct sm_chunk *c, uint64_t x, node_count_fn count)
+size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
+		  size_t stride, uint64_t x, node_count_fn count)
 {
+	const char *at = base;
 	size_t block = 0;
 
-	for (uint32_t l = 0; l < c->nup; l++) {
-		const uint64_t *level =
-			(const uint64_t *)((const char *)c + c->up_off[l]);
+	for (uint32_t l = 0; l < t->nup; l++) {
+		const uint64_t *level = (const uint64_t *)(at + t->up_off[l]);
 		size_t i = count(level + FANOUT * block, x);
 
 		/* Below the top, some prefix of the block is >= @x: its
 		 * parent, the block's last, was. */
-		if (l == 0 && i == c->top)
-			return c->count;
+		if (l == 0 && i == t->top)
+			return n;
 		block = FANOUT * block + i;
 	}
-	return FANOUT * block + count(chunk_leaves(c)[block].prefix, x);
+	return FANOUT * block +
+	       count((const uint64_t *)(at + t->leaf_off) + stride * block, x);
+}
+
+/* First position of chunk @c whose prefix is >= @x. */
+static inline __attribute__((always_inline))
+size_t prefix_bound(const struct sm_chunk *c, uint64_t x, node_count_fn count)
+{
+	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count);
 }
 
 /*
@@ -161,7 +165,8 @@ static inline size_t settle_ties(const void *obj, size_t pos, size_t n,
 			return pos;
 	}
 	lo = pos;
-	hi = kp == UINT64_MAX ? n : run_end(obj, kp + 1);
+	/* The next prefix up: kp + 1 in the biased order. */
+	hi = kp == PREFIX_END ? n : run_end(obj, kp + 1);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = tail_cmp(key_at(obj, mid), key, klen, off);
@@ -196,7 +201,7 @@ static size_t level_run_end(const void *level, uint64_t next)
 {
 	const struct level *l = level;
 
-	return lower_bound_u64(l->prefix, l->n, next);
+	return tree_bound(l->base, l->tree, l->n, FANOUT, next, count_scalar);
 }
 
 /*
@@ -251,9 +256,8 @@ size_t level_tie(const struct level *l, size_t pos, uint64_t kp,
  * next level tells whether @key is there).
  */
 static inline __attribute__((always_inline))
-size_t level_of(const struct snapmap *map,
-			      const struct level *l, const void *key,
-			      size_t klen)
+size_t level_of(const struct snapmap *map, const struct level *l,
+		const void *key, size_t klen, node_count_fn count)
 {
 	size_t n;
 	int side;
@@ -267,10 +271,9 @@ size_t level_of(const struct snapmap *map,
 					  l->skip)) != 0) {
 		n = side < 0 ? 0 : l->n;
 	} else {
-		/* A level is small and hot: a binary search over it, and
-		 * the first keys themselves only on a tie. */
+		/* The first keys themselves are read only on a tie. */
 		kp = key_prefix(key, klen, l->skip);
-		n = lower_bound_u64(l->prefix, l->n, kp);
+		n = tree_bound(l->base, l->tree, l->n, FANOUT, kp, count);
 		if (n < l->n && l->prefix[n] == kp)
 			n = level_tie(l, n, kp, key, klen);
 	}
@@ -280,29 +283,31 @@ size_t level_of(const struct snapmap *map,
 /*
  * The chunk @key falls into, down both directory levels; *@page and
  * *@slot say where it is.  @snap has at least one chunk.  Forced inline,
- * with level_of(), into every caller: it is the path of every look-up,
- * and out of line the two cost some 35 more instructions a look-up at
- * 1,000 keys (callgrind: 333 against 367).
+ * with level_of(), into each search path: it is the path of every
+ * look-up, and out of line the calls and the spilled state showed in
+ * callgrind's counts (README).
  */
 static inline __attribute__((always_inline))
 const struct sm_chunk *chunk_of(const struct snapmap_snapshot *snap,
 				const void *key, size_t klen, size_t *page,
-				size_t *slot)
+				size_t *slot, node_count_fn count)
 {
 	struct level l = top_level(snap);
 	const struct sm_page *p;
 
-	*page = level_of(snap->map, &l, key, klen);
+	*page = level_of(snap->map, &l, key, klen, count);
 	p = snap->pages[*page];
 	l = page_level(p);
-	*slot = level_of(snap->map, &l, key, klen);
+	*slot = level_of(snap->map, &l, key, klen, count);
 	return p->chunks[*slot];
 }
 
+/* Outside the look-up (seeks, writes, tests) the directory is searched
+ * with the scalar count: one copy of that code serves them all. */
 void sm_layout_place(const struct snapmap_snapshot *snap, const void *key,
 		     size_t klen, size_t *page, size_t *slot)
 {
-	chunk_of(snap, key, klen, page, slot);
+	chunk_of(snap, key, klen, page, slot, count_scalar);
 }
 
 /* The chunk under a cursor; the cursor is on a chunk. */
@@ -333,7 +338,8 @@ static bool layout_seek(const struct snapmap_snapshot *snap,
 	*cur = (struct sm_cursor){ 0, 0, 0 };
 	if (snap->npages == 0)
 		return false;
-	c = chunk_of(snap, key, klen, &cur->page, &cur->slot);
+	sm_layout_place(snap, key, klen, &cur->page, &cur->slot);
+	c = cursor_chunk(snap, cur);
 	cur->index = sm_chunk_lower_bound(snap, c, key, klen, &exact);
 	if (cur->index == c->count)
 		cursor_next_chunk(snap, cur);
@@ -366,7 +372,7 @@ const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 
 	if (snap->npages == 0)
 		return NULL;
-	c = chunk_of(snap, key, klen, &page, &slot);
+	c = chunk_of(snap, key, klen, &page, &slot, count);
 
 	if (against_shared(key, klen, chunk_shared(c), c->skip))
 		return NULL;	/* not among the chunk's keys */
@@ -537,7 +543,8 @@ size_t sm_layout_chunk_size_of(const struct snapmap_snapshot *snap,
 
 	if (snap->npages == 0)
 		return 0;
-	return chunk_of(snap, key, klen, &page, &slot)->count;
+	sm_layout_place(snap, key, klen, &page, &slot);
+	return snap->pages[page]->chunks[slot]->count;
 }
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)

@@ -92,7 +92,7 @@ enum family {
 	SUFFIX_LENGTHS,	/* suffixes of 0, 8 and 9 bytes after a prefix */
 	BINARY,		/* random bytes, a third of them zero */
 	ACROSS_CHUNKS,	/* a long shared prefix over many chunks */
-	PAGES,		/* enough keys for several directory pages */
+	PAGES,		/* enough keys for an indexed top level */
 	NFAMILIES
 };
 
@@ -156,7 +156,8 @@ static void make_keys(enum family f, struct keyset *s)
 						   i));
 		break;
 	case PAGES:
-		for (unsigned i = 0; i < 40000; i++) {
+		/* More than FANOUT pages: the top level has an index. */
+		for (unsigned i = 0; i < 100000; i++) {
 			uint32_t r = (uint32_t)rng();
 
 			add(s, k, (size_t)snprintf((char *)k, MAXKEY,
@@ -231,17 +232,23 @@ struct shape {
 	bool tie_across;	/* neighbour chunks whose first keys tie on
 				 * the page's 8-byte prefix */
 	size_t pages;
+	bool top_indexed;	/* the top level has index levels */
+	bool page_indexed;	/* a page has */
 };
 
 static struct shape shape_of(const struct snapmap_snapshot *snap)
 {
-	struct shape sh = { .pages = snap->npages };
+	struct shape sh = { .pages = snap->npages,
+			    .top_indexed = snap->dir_tree.nup > 0 };
 
 	for (size_t p = 0; p < snap->npages; p++) {
 		const struct sm_page *pg = snap->pages[p];
 
 		for (size_t s = 0; s < pg->count; s++) {
 			const struct sm_chunk *c = pg->chunks[s];
+
+			if (pg->tree.nup > 0)
+				sh.page_indexed = true;
 
 			if (s > 0 && pg->prefix[s] == pg->prefix[s - 1])
 				sh.tie_across = true;
@@ -253,7 +260,7 @@ static struct shape shape_of(const struct snapmap_snapshot *snap)
 					sh.suffix[rest] = true;
 				if (memchr(sm_entry_key(e), 0, e->klen))
 					sh.zero_byte = true;
-				if (chunk_prefix_at(c, i) >> 63)
+				if ((chunk_prefix_at(c, i) ^ PREFIX_BIAS) >> 63)
 					sh.top_bit = true;
 			}
 		}
@@ -278,7 +285,8 @@ static void check_shape(enum family f, const struct snapmap_snapshot *snap)
 		cr_assert(sh.tie_across);
 		break;
 	case PAGES:
-		cr_assert_gt(sh.pages, 1);
+		cr_assert_gt(sh.pages, FANOUT);
+		cr_assert(sh.top_indexed && sh.page_indexed);
 		cr_assert(sh.top_bit);
 		break;
 	default:
@@ -433,21 +441,22 @@ Test(search, pick)
 /* The node kernels alone                                              */
 /* ------------------------------------------------------------------ */
 
+/* Prefixes as kept are ordered as signed integers (layout.h). */
 static size_t count_model(const uint64_t *node, uint64_t x)
 {
 	size_t n = 0;
 
 	for (int i = 0; i < FANOUT; i++)
-		n += node[i] < x;
+		n += (int64_t)node[i] < (int64_t)x;
 	return n;
 }
 
 /* Every path counts like the model on sorted nodes padded with
- * UINT64_MAX, for keys on, next to and between the node's values and
+ * PREFIX_END, for keys on, next to and between the node's values and
  * either side of the sign bit. */
-static int u64_cmp(const void *pa, const void *pb)
+static int prefix_cmp(const void *pa, const void *pb)
 {
-	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
 
 	return (a > b) - (a < b);
 }
@@ -474,11 +483,11 @@ ParameterizedTest(struct path_param *p, search, kernels)
 		for (size_t i = 0; i < FANOUT; i++) {
 			uint64_t r = rng();
 
-			node[i] = i >= used ? UINT64_MAX :
+			node[i] = i >= used ? PREFIX_END :
 				  round % 3 == 0 ? edges[r % 8] :
 				  round % 3 == 1 ? r >> (r % 64) : r;
 		}
-		qsort(node, used, sizeof(node[0]), u64_cmp);
+		qsort(node, used, sizeof(node[0]), prefix_cmp);
 		for (size_t j = 0; j < FANOUT + 8; j++) {
 			uint64_t x = j < 8 ? edges[j] : node[j - 8] + rng() % 3 - 1;
 
