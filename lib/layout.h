@@ -16,9 +16,10 @@
  * its entry pointers, a dense array of 8-byte key prefixes taken after
  * the bytes all of its keys share (keys such as "key:0000001234" share
  * long prefixes), compared as big-endian integers; both directory levels
- * do the same with their items' first keys.  A look-up is a branch-free
- * binary search over the list's prefixes and the page's, a walk down the
- * chunk's fanout-8 index, and a comparison of what follows the prefix.
+ * do the same with their items' first keys.  A look-up walks down three
+ * fanout-16 trees over such prefixes (the list's, the page's, the
+ * chunk's), each node decided by one count of 16 prefixes, and compares
+ * what follows the prefix.
  * Under a caller's comparator the same structure is searched with it.
  *
  * Reclamation: a publish reports the chunks and pages the old snapshot
