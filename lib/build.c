@@ -49,6 +49,8 @@ static void tree_fill(void *base, const struct sm_tree *t, size_t n,
 
 	for (uint32_t l = t->nup; l-- > 0;) {
 		uint64_t *level = (uint64_t *)(at + t->up_off[l]);
+		const uint64_t *up = l + 1 < t->nup ?
+			(const uint64_t *)(at + t->up_off[l + 1]) : NULL;
 		size_t nbelow = n, size;
 
 		/* The level under this one: the leaves, or level l+1. */
@@ -65,8 +67,7 @@ static void tree_fill(void *base, const struct sm_tree *t, size_t n,
 			if (last >= nbelow)
 				last = nbelow - 1;
 			level[i] = l + 1 == t->nup ?
-				   tree_leaf(base, t, stride, last) :
-				   ((const uint64_t *)(at + t->up_off[l + 1]))[last];
+				   tree_leaf(base, t, stride, last) : up[last];
 		}
 	}
 }
@@ -109,28 +110,35 @@ static size_t pieces_of(size_t n, size_t target, size_t max)
 	return n <= max ? 1 : (n + target - 1) / target;
 }
 
-/* Grows @*arr (of @elem-byte elements) to hold @need; keeps it on ENOMEM. */
-static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
+/*
+ * Grows @arr (of @elem-byte elements, room for *@cap) to hold @need;
+ * returns it, moved or not.  On ENOMEM, returns @arr as it was and sets
+ * *@err.
+ */
+static void *reserve(void *arr, size_t *cap, size_t need, size_t elem,
+		     int *err)
 {
 	size_t ncap = *cap ? *cap : 64;
 	void *grown;
 
 	if (need <= *cap)
-		return 0;
+		return arr;
 	while (ncap < need) {
 		if (ncap > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
+			goto nomem;
 		ncap *= 2;
 	}
 	grown = sm_alloc(ncap * elem);
 	if (!grown)
-		return -ENOMEM;
+		goto nomem;
 	if (*cap)
-		memcpy(grown, *arr, *cap * elem);
-	sm_free(*arr);
-	*arr = grown;
+		memcpy(grown, arr, *cap * elem);
+	sm_free(arr);
 	*cap = ncap;
-	return 0;
+	return grown;
+nomem:
+	*err = -ENOMEM;
+	return arr;
 }
 
 /*
@@ -170,14 +178,14 @@ struct builder {
 };
 
 /* A position in the old snapshot's directory: chunk @slot of page @page. */
-struct dpos {
+struct sm_dpos {
 	size_t page;
 	size_t slot;
 };
 
 /* A chunk waiting for the page it will be in: its prefix there, taken
  * after @skip bytes (NO_PREFIX: not yet taken). */
-struct pend {
+struct sm_pend {
 	struct sm_chunk *chunk;
 	uint64_t prefix;
 	size_t skip;
@@ -185,14 +193,14 @@ struct pend {
 
 /* A page of the new top level, with its prefix there when @shared (taken
  * after the old top's shared bytes). */
-struct topent {
+struct sm_topent {
 	struct sm_page *page;
 	uint64_t prefix;
 	bool shared;
 };
 
 
-struct run_seg {
+struct sm_run_seg {
 	size_t start;
 	size_t len;
 	size_t skip;		/* the prefixes' shared bytes, or NO_PREFIX */
@@ -202,13 +210,6 @@ struct run_seg {
 };
 
 #define NO_PREFIX	SIZE_MAX
-#define B_PEND(b)	((struct pend *)(b)->s->pend)
-#define B_TOP(b)	((struct topent *)(b)->s->top)
-#define B_FRESH(b)	((struct sm_chunk **)(b)->s->fresh)
-#define B_POS(b)	((struct dpos *)(b)->s->pos)
-#define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
-#define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
-#define B_SEG(b)	((struct run_seg *)(b)->s->seg)
 
 /* Run entries: records of old chunks, or staged entries, tagged. */
 #define RUN_STAGED	((uintptr_t)1)
@@ -216,11 +217,6 @@ struct run_seg {
 static inline const struct sm_entry *run_rec(const struct sm_entry *e)
 {
 	return (const struct sm_entry *)((uintptr_t)e & ~RUN_STAGED);
-}
-
-static inline bool run_staged(const struct sm_entry *e)
-{
-	return (uintptr_t)e & RUN_STAGED;
 }
 
 static inline bool has_destructor(const struct builder *b)
@@ -312,10 +308,10 @@ static void pend_push(struct builder *b, struct sm_chunk *c, uint64_t prefix,
 {
 	if (b->err)
 		return;
-	b->err = reserve(&b->s->pend, &b->s->cappend, b->npend + 1,
-			 sizeof(struct pend));
+	b->s->pend = reserve(b->s->pend, &b->s->cappend, b->npend + 1,
+			     sizeof(*b->s->pend), &b->err);
 	if (!b->err)
-		B_PEND(b)[b->npend++] = (struct pend){ c, prefix, skip };
+		b->s->pend[b->npend++] = (struct sm_pend){ c, prefix, skip };
 }
 
 /* Appends a page to the new top level (a new one is freed on failure). */
@@ -323,18 +319,18 @@ static void top_push(struct builder *b, struct sm_page *p, uint64_t prefix,
 		     bool shared)
 {
 	if (!b->err)
-		b->err = reserve(&b->s->top, &b->s->captop, b->ntop + 1,
-				 sizeof(struct topent));
+		b->s->top = reserve(b->s->top, &b->s->captop, b->ntop + 1,
+				    sizeof(*b->s->top), &b->err);
 	if (b->err) {
 		if (!shared)
 			sm_free(p);
 		return;
 	}
-	B_TOP(b)[b->ntop++] = (struct topent){ p, prefix, shared };
+	b->s->top[b->ntop++] = (struct sm_topent){ p, prefix, shared };
 }
 
 /* A page of pending chunks @pd[0..n). */
-static struct sm_page *page_new(struct builder *b, const struct pend *pd,
+static struct sm_page *page_new(struct builder *b, const struct sm_pend *pd,
 				size_t n)
 {
 	size_t skip = bytewise(b->map) && n > 1 ?
@@ -380,7 +376,7 @@ static void page_flush(struct builder *b)
 	pieces = pieces_of(n, PAGE_TARGET, PAGE_MAX);
 	for (size_t i = 0; i < pieces && !b->err; i++) {
 		size_t len = (n - done) / (pieces - i);
-		struct sm_page *p = page_new(b, B_PEND(b) + done, len);
+		struct sm_page *p = page_new(b, b->s->pend + done, len);
 
 		if (!p) {
 			b->err = -ENOMEM;
@@ -393,18 +389,18 @@ static void page_flush(struct builder *b)
 	b->npend = 0;
 }
 
-static inline bool dpos_before(struct dpos a, struct dpos b)
+static inline bool dpos_before(struct sm_dpos a, struct sm_dpos b)
 {
 	return a.page < b.page || (a.page == b.page && a.slot < b.slot);
 }
 
 static inline const struct sm_chunk *old_chunk(const struct builder *b,
-					       struct dpos at)
+					       struct sm_dpos at)
 {
 	return b->old->pages[at.page]->chunks[at.slot];
 }
 
-static inline void dpos_next(const struct builder *b, struct dpos *at)
+static inline void dpos_next(const struct builder *b, struct sm_dpos *at)
 {
 	if (++at->slot < b->old->pages[at->page]->count)
 		return;
@@ -418,7 +414,7 @@ static inline void dpos_next(const struct builder *b, struct dpos *at)
  * (then it is taken apart and joins them); chunks of a page taken apart
  * keep their prefixes.
  */
-static void dir_share(struct builder *b, struct dpos from, struct dpos to)
+static void dir_share(struct builder *b, struct sm_dpos from, struct sm_dpos to)
 {
 	while (!b->err && dpos_before(from, to)) {
 		const struct sm_page *p = b->old->pages[from.page];
@@ -448,13 +444,14 @@ static void dir_share(struct builder *b, struct dpos from, struct dpos to)
 static void dir_push_new(struct builder *b, struct sm_chunk *c)
 {
 	if (!b->err)
-		b->err = reserve(&b->s->fresh, &b->s->capfresh, b->nfresh + 1,
-				 sizeof(struct sm_chunk *));
+		b->s->fresh = reserve(b->s->fresh, &b->s->capfresh,
+				      b->nfresh + 1, sizeof(*b->s->fresh),
+				      &b->err);
 	if (b->err) {
 		chunk_free(c);
 		return;
 	}
-	B_FRESH(b)[b->nfresh++] = c;
+	b->s->fresh[b->nfresh++] = c;
 	pend_push(b, c, 0, NO_PREFIX);
 }
 
@@ -463,11 +460,13 @@ static int run_reserve(struct builder *b, size_t more)
 {
 	if (b->err)
 		return b->err;
-	b->err = reserve(&b->s->run_prefix, &b->s->caprunp, b->nrun + more,
-			 sizeof(uint64_t));
+	b->s->run_prefix = reserve(b->s->run_prefix, &b->s->caprunp,
+				   b->nrun + more, sizeof(*b->s->run_prefix),
+				   &b->err);
 	if (!b->err)
-		b->err = reserve(&b->s->run_entry, &b->s->caprune,
-				 b->nrun + more, sizeof(struct sm_entry *));
+		b->s->run_entry = reserve(b->s->run_entry, &b->s->caprune,
+					  b->nrun + more,
+					  sizeof(*b->s->run_entry), &b->err);
 	return b->err;
 }
 
@@ -478,7 +477,7 @@ static int run_reserve(struct builder *b, size_t more)
 static void run_segment(struct builder *b, size_t len, size_t skip,
 			const struct sm_chunk *src, size_t from)
 {
-	struct run_seg *last = b->nseg ? &B_SEG(b)[b->nseg - 1] : NULL;
+	struct sm_run_seg *last = b->nseg ? &b->s->seg[b->nseg - 1] : NULL;
 
 	if (last && last->skip == skip && last->src == src &&
 	    (!src || last->from + last->len == from) &&
@@ -488,10 +487,10 @@ static void run_segment(struct builder *b, size_t len, size_t skip,
 	}
 	if (b->err)	/* keep the first failure: it fails the build */
 		return;
-	b->err = reserve(&b->s->seg, &b->s->capseg, b->nseg + 1,
-			 sizeof(struct run_seg));
+	b->s->seg = reserve(b->s->seg, &b->s->capseg, b->nseg + 1,
+			    sizeof(*b->s->seg), &b->err);
 	if (!b->err)
-		B_SEG(b)[b->nseg++] = (struct run_seg){
+		b->s->seg[b->nseg++] = (struct sm_run_seg){
 			b->nrun, len, skip, src, from,
 		};
 }
@@ -502,8 +501,8 @@ static void run_push_new(struct builder *b, struct sm_entry *e)
 	run_segment(b, 1, NO_PREFIX, NULL, 0);
 	if (b->err)
 		return;
-	B_RUNP(b)[b->nrun] = 0;
-	B_RUNE(b)[b->nrun++] = (struct sm_entry *)((uintptr_t)e | RUN_STAGED);
+	b->s->run_prefix[b->nrun] = 0;
+	b->s->run_entry[b->nrun++] = (struct sm_entry *)((uintptr_t)e | RUN_STAGED);
 	b->runbytes += sm_entry_span(e) + alignof(max_align_t);
 }
 
@@ -513,8 +512,8 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 		     size_t from, size_t to)
 {
 	const struct leaf_block *leaves = chunk_leaves(c);
-	uint64_t *prefix = B_RUNP(b);
-	struct sm_entry **entry = B_RUNE(b);
+	uint64_t *prefix = b->s->run_prefix;
+	struct sm_entry **entry = b->s->run_entry;
 	size_t out = b->nrun;
 
 	if (from >= to)
@@ -583,12 +582,12 @@ struct block {
 static void next_block(const struct builder *b, size_t *seg, size_t i,
 		       size_t end, struct block *blk)
 {
-	struct sm_entry *const *ents = B_RUNE(b);
-	const struct run_seg *sg;
+	struct sm_entry *const *ents = b->s->run_entry;
+	const struct sm_run_seg *sg;
 
-	while (B_SEG(b)[*seg].start + B_SEG(b)[*seg].len <= i)
+	while (b->s->seg[*seg].start + b->s->seg[*seg].len <= i)
 		(*seg)++;
-	sg = &B_SEG(b)[*seg];
+	sg = &b->s->seg[*seg];
 	blk->staged = sg->src == NULL;
 	blk->src = (const unsigned char *)run_rec(ents[i]);
 	blk->end = blk->staged ? i + 1 :
@@ -617,7 +616,7 @@ static size_t arena_size(const struct builder *b, size_t start, size_t n)
 static void copy_records(struct builder *b, unsigned char *arena,
 			 size_t start, size_t n)
 {
-	struct sm_entry **ents = B_RUNE(b);
+	struct sm_entry **ents = b->s->run_entry;
 	size_t pos = 0, seg = 0;
 	struct block blk;
 
@@ -642,8 +641,8 @@ static void copy_records(struct builder *b, unsigned char *arena,
  */
 static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 {
-	struct sm_entry **ents = B_RUNE(b) + start;
-	uint64_t *pfx = B_RUNP(b) + start;
+	struct sm_entry **ents = b->s->run_entry + start;
+	uint64_t *pfx = b->s->run_prefix + start;
 	size_t skip = bytewise(b->map) ?
 		      common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
 
@@ -669,7 +668,7 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
 
 	for (size_t k = 0; k < b->nseg && bytewise(b->map); k++) {
-		const struct run_seg *seg = &B_SEG(b)[k];
+		const struct sm_run_seg *seg = &b->s->seg[k];
 		size_t lo = seg->start > start ? seg->start : start;
 		size_t hi = seg->start + seg->len < start + n ?
 			    seg->start + seg->len : start + n;
@@ -735,7 +734,7 @@ static void run_flush(struct builder *b)
 		size_t bytes = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			size_t span = sm_entry_span(run_rec(B_RUNE(b)[i])) +
+			size_t span = sm_entry_span(run_rec(b->s->run_entry[i])) +
 				      alignof(max_align_t);
 
 			if (i > done && bytes + span > SM_ARENA_TARGET) {
@@ -772,7 +771,7 @@ static void run_flush(struct builder *b)
  * finds its place by search, so a chunk with few changes costs a copy,
  * not a comparison per entry.
  */
-static void run_merge(struct builder *b, struct dpos ci,
+static void run_merge(struct builder *b, struct sm_dpos ci,
 		      const struct sm_change *changes, size_t n)
 {
 	const struct sm_chunk *c = old_chunk(b, ci);
@@ -829,7 +828,8 @@ static void scratch_trim(struct sm_scratch *s)
 	if (s->caprunp > SCRATCH_KEEP || s->caprune > SCRATCH_KEEP) {
 		sm_free(s->run_prefix);
 		sm_free(s->run_entry);
-		s->run_prefix = s->run_entry = NULL;
+		s->run_prefix = NULL;
+		s->run_entry = NULL;
 		s->caprunp = s->caprune = 0;
 	}
 }
@@ -853,8 +853,8 @@ static size_t top_common(const struct builder *b)
 
 	if (n < 2 || !bytewise(b->map))
 		return 0;
-	return common_prefix(page_first(B_TOP(b)[0].page),
-			     page_first(B_TOP(b)[n - 1].page));
+	return common_prefix(page_first(b->s->top[0].page),
+			     page_first(b->s->top[n - 1].page));
 }
 
 /*
@@ -880,10 +880,10 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	if (b->err) {
 		for (size_t i = 0; i < b->ntop; i++)
-			if (!B_TOP(b)[i].shared)
-				sm_free(B_TOP(b)[i].page);
+			if (!b->s->top[i].shared)
+				sm_free(b->s->top[i].page);
 		for (size_t i = 0; i < b->nfresh; i++)
-			chunk_free(B_FRESH(b)[i]);
+			chunk_free(b->s->fresh[i]);
 		for (size_t i = 0; b->drop && i < b->drop->n; i++)
 			if ((b->drop->items[i] & ITEM_TAGS) == ITEM_GRAVE)
 				sm_entry_free((void *)(b->drop->items[i] &
@@ -906,13 +906,13 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	prefix = (uint64_t *)((char *)snap + snap->dir_tree.leaf_off);
 	snap->dir_skip = skip;
 	if (skip) {
-		memcpy(pages + n, sm_entry_key(page_first(B_TOP(b)[0].page)),
+		memcpy(pages + n, sm_entry_key(page_first(b->s->top[0].page)),
 		       skip);
 		snap->dir_shared = (const unsigned char *)(pages + n);
 	}
 	/* Shared pages keep their prefix unless the shared bytes moved. */
 	for (size_t i = 0; i < n; i++) {
-		const struct topent *t = &B_TOP(b)[i];
+		const struct sm_topent *t = &b->s->top[i];
 
 		pages[i] = t->page;
 		prefix[i] = t->shared && reuse ? t->prefix :
@@ -946,10 +946,10 @@ struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 }
 
 /* The position of the old chunk @key falls into. */
-static struct dpos old_pos_of(const struct builder *b, const void *key,
+static struct sm_dpos old_pos_of(const struct builder *b, const void *key,
 			      size_t klen)
 {
-	struct dpos at;
+	struct sm_dpos at;
 
 	sm_layout_place(b->old, key, klen, &at.page, &at.slot);
 	return at;
@@ -960,7 +960,7 @@ static inline size_t chunk_arena_bytes(const struct sm_chunk *c)
 	return c->bytes - c->arena_off;
 }
 
-static inline bool dpos_same(struct dpos a, struct dpos b)
+static inline bool dpos_same(struct sm_dpos a, struct sm_dpos b)
 {
 	return a.page == b.page && a.slot == b.slot;
 }
@@ -976,10 +976,10 @@ static void changes_place(struct builder *b, const struct sm_change *changes,
 {
 	if (b->err || b->old->npages == 0)
 		return;
-	b->err = reserve(&b->s->pos, &b->s->cappos, nchanges,
-			 sizeof(struct dpos));
+	b->s->pos = reserve(b->s->pos, &b->s->cappos, nchanges,
+			    sizeof(*b->s->pos), &b->err);
 	for (size_t k = 0; !b->err && k < nchanges; k++)
-		B_POS(b)[k] = old_pos_of(b, changes[k].key, changes[k].klen);
+		b->s->pos[k] = old_pos_of(b, changes[k].key, changes[k].klen);
 }
 
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
@@ -987,8 +987,8 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 size_t nchanges, uint64_t version,
 					 struct sm_delta *delta)
 {
-	const struct dpos end = { old->npages, 0 };
-	struct dpos ci = { 0, 0 };
+	const struct sm_dpos end = { old->npages, 0 };
+	struct sm_dpos ci = { 0, 0 };
 	struct builder b;
 	size_t j = 0;
 
@@ -1010,7 +1010,7 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 	 * than leave a small chunk behind.
 	 */
 	while (dpos_before(ci, end) && !b.err) {
-		struct dpos target = j < nchanges ? B_POS(&b)[j] : end;
+		struct sm_dpos target = j < nchanges ? (&b)->s->pos[j] : end;
 		size_t stop = j;
 
 		if (dpos_before(target, ci))
@@ -1027,7 +1027,7 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 			if (!dpos_before(ci, end))
 				break;
 		}
-		while (stop < nchanges && dpos_same(B_POS(&b)[stop], ci))
+		while (stop < nchanges && dpos_same((&b)->s->pos[stop], ci))
 			stop++;
 		run_merge(&b, ci, changes + j, stop - j);
 		j = stop;

@@ -153,20 +153,25 @@ void sm_value_destroy(struct snapmap *map, const struct sm_entry *e);
 /* Buffers a writer reuses from one build to the next (build.c), so that
  * a publish does not return big arrays to the kernel and fault them back
  * in.  Under the writer mutex. */
+struct sm_run_seg;
+struct sm_pend;
+struct sm_topent;
+struct sm_dpos;
+struct sm_chunk;
 struct sm_scratch {
-	void *run_prefix;
+	uint64_t *run_prefix;
 	size_t caprunp;
-	void *run_entry;
+	struct sm_entry **run_entry;
 	size_t caprune;
-	void *seg;
+	struct sm_run_seg *seg;
 	size_t capseg;
-	void *pend;
+	struct sm_pend *pend;
 	size_t cappend;
-	void *top;
+	struct sm_topent *top;
 	size_t captop;
-	void *fresh;
+	struct sm_chunk **fresh;
 	size_t capfresh;
-	void *pos;
+	struct sm_dpos *pos;
 	size_t cappos;
 };
 void sm_scratch_free(struct sm_scratch *scratch);
@@ -278,7 +283,7 @@ int sm_bytewise_compare(const void *a, size_t alen,
  * leaves), inside the chunk, page or snapshot that holds it, at byte
  * offsets from that object's address (layout.h).
  */
-#define SM_TREE_MAX_UP	4	/* index levels: enough for 16^5 leaves */
+#define SM_TREE_MAX_UP	4	/* index levels: 16^5 leaves */
 struct sm_tree {
 	uint32_t nup;			/* index levels above the leaves */
 	uint32_t top;			/* entries in the top level */

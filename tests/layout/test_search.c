@@ -489,11 +489,12 @@ ParameterizedTest(struct path_param *p, search, kernels)
 		}
 		qsort(node, used, sizeof(node[0]), prefix_cmp);
 		for (size_t j = 0; j < FANOUT + 8; j++) {
-			uint64_t x = j < 8 ? edges[j] : node[j - 8] + rng() % 3 - 1;
+			uint64_t x = j < 8 ? edges[j] :
+				     node[j - 8] + rng() % 3 - 1;
 
 			cr_assert_eq(path->count(node, x), count_model(node, x),
-				     "%s: node %d, key %#" PRIx64, p->name, round,
-				     x);
+				     "%s: node %d, key %#" PRIx64, p->name,
+				     round, x);
 		}
 	}
 }
