@@ -9,6 +9,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 /* Where everything of a chunk of @count entries, @skip shared bytes and
  * @arena bytes of records goes (offsets into @c, when given) and how many
@@ -16,27 +17,14 @@
 static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
 			     struct sm_chunk *c)
 {
-	size_t sizes[MAX_UP], nup = 0, off, level = count;
+	size_t off = round_up(sizeof(struct sm_chunk) + skip, LINE);
 
-	while (level > FANOUT && nup < MAX_UP) {
-		level = (level + FANOUT - 1) / FANOUT;
-		sizes[nup++] = level;
-	}
-	off = round_up(sizeof(struct sm_chunk) + skip, LINE);
 	if (c) {
 		c->count = (uint32_t)count;
 		c->skip = (uint32_t)skip;
 		c->shared_off = sizeof(struct sm_chunk);
-		c->nup = (uint32_t)nup;
-		c->top = (uint32_t)(nup ? sizes[nup - 1] : count);
 	}
-	for (size_t l = 0; l < nup; l++) {	/* top level first */
-		if (c)
-			c->up_off[l] = (uint32_t)off;
-		off += round_up(sizes[nup - 1 - l], FANOUT) * sizeof(uint64_t);
-	}
-	if (c)
-		c->leaf_off = (uint32_t)off;
+	off = tree_geometry(count, off, c ? &c->tree : NULL);
 	off += (count + FANOUT - 1) / FANOUT * sizeof(struct leaf_block);
 	off = round_up(off, alignof(max_align_t));
 	if (c)
@@ -49,6 +37,69 @@ static void chunk_free(struct sm_chunk *c)
 	sm_free(c->mem);
 }
 
+/*
+ * Fills the index levels of tree @t at @base over its @n leaves (nodes
+ * @stride u64 apart, padded), bottom up: each level holds the last
+ * prefix of every node of the level below, PREFIX_END past its end.
+ */
+static void tree_fill(void *base, const struct sm_tree *t, size_t n,
+		      size_t stride)
+{
+	char *at = base;
+
+	for (uint32_t l = t->nup; l-- > 0;) {
+		uint64_t *level = (uint64_t *)(at + t->up_off[l]);
+		const uint64_t *up = l + 1 < t->nup ?
+			(const uint64_t *)(at + t->up_off[l + 1]) : NULL;
+		size_t nbelow = n, size;
+
+		/* The level under this one: the leaves, or level l+1. */
+		for (uint32_t k = t->nup; k-- > l + 1;)
+			nbelow = (nbelow + FANOUT - 1) / FANOUT;
+		size = (nbelow + FANOUT - 1) / FANOUT;
+		for (size_t i = 0; i < round_up(size, FANOUT); i++) {
+			size_t last = i * FANOUT + FANOUT - 1;
+
+			if (i >= size) {
+				level[i] = PREFIX_END;
+				continue;
+			}
+			if (last >= nbelow)
+				last = nbelow - 1;
+			level[i] = l + 1 == t->nup ?
+				   tree_leaf(base, t, stride, last) : up[last];
+		}
+	}
+}
+
+/*
+ * A directory level of @n items in the allocation at @base, from byte
+ * @off on: its tree and its prefix array (padded to whole nodes, which
+ * start on a cache line); returns the first byte after them.  With @t
+ * NULL, only counts (the allocation may start anywhere: a line more).
+ */
+static size_t dir_tree_place(void *base, size_t off, size_t n,
+			     struct sm_tree *t)
+{
+	if (!t)
+		return tree_geometry(n, off + LINE, NULL) +
+		       round_up(n, FANOUT) * sizeof(uint64_t);
+	off = round_up((uintptr_t)base + off, LINE) - (uintptr_t)base;
+	return tree_geometry(n, off, t) +
+	       round_up(n, FANOUT) * sizeof(uint64_t);
+}
+
+/* Pads the prefix array of directory level @t to whole nodes and builds
+ * the index over it. */
+static void dir_tree_fill(void *base, const struct sm_tree *t, size_t n)
+{
+	uint64_t *prefix = (uint64_t *)((char *)base + t->leaf_off);
+
+	for (size_t i = n; i < round_up(n, FANOUT); i++)
+		prefix[i] = PREFIX_END;
+	tree_fill(base, t, n, FANOUT);
+}
+
 /* ------------------------------------------------------------------ */
 /* Building                                                            */
 /* ------------------------------------------------------------------ */
@@ -59,28 +110,35 @@ static size_t pieces_of(size_t n, size_t target, size_t max)
 	return n <= max ? 1 : (n + target - 1) / target;
 }
 
-/* Grows @*arr (of @elem-byte elements) to hold @need; keeps it on ENOMEM. */
-static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
+/*
+ * Grows @arr (of @elem-byte elements, room for *@cap) to hold @need;
+ * returns it, moved or not.  On ENOMEM, returns @arr as it was and sets
+ * *@err.
+ */
+static void *reserve(void *arr, size_t *cap, size_t need, size_t elem,
+		     int *err)
 {
 	size_t ncap = *cap ? *cap : 64;
 	void *grown;
 
 	if (need <= *cap)
-		return 0;
+		return arr;
 	while (ncap < need) {
 		if (ncap > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
+			goto nomem;
 		ncap *= 2;
 	}
 	grown = sm_alloc(ncap * elem);
 	if (!grown)
-		return -ENOMEM;
+		goto nomem;
 	if (*cap)
-		memcpy(grown, *arr, *cap * elem);
-	sm_free(*arr);
-	*arr = grown;
+		memcpy(grown, arr, *cap * elem);
+	sm_free(arr);
 	*cap = ncap;
-	return 0;
+	return grown;
+nomem:
+	*err = -ENOMEM;
+	return arr;
 }
 
 /*
@@ -103,6 +161,7 @@ struct builder {
 	const struct snapmap_snapshot *old;
 	uint64_t version;
 	struct sm_scratch *s;
+	const struct sm_search *search;	/* the map's, for the new snapshot */
 	size_t npend;
 	size_t ntop;
 	size_t nfresh;
@@ -119,14 +178,14 @@ struct builder {
 };
 
 /* A position in the old snapshot's directory: chunk @slot of page @page. */
-struct dpos {
+struct sm_dpos {
 	size_t page;
 	size_t slot;
 };
 
 /* A chunk waiting for the page it will be in: its prefix there, taken
  * after @skip bytes (NO_PREFIX: not yet taken). */
-struct pend {
+struct sm_pend {
 	struct sm_chunk *chunk;
 	uint64_t prefix;
 	size_t skip;
@@ -134,14 +193,14 @@ struct pend {
 
 /* A page of the new top level, with its prefix there when @shared (taken
  * after the old top's shared bytes). */
-struct topent {
+struct sm_topent {
 	struct sm_page *page;
 	uint64_t prefix;
 	bool shared;
 };
 
 
-struct run_seg {
+struct sm_run_seg {
 	size_t start;
 	size_t len;
 	size_t skip;		/* the prefixes' shared bytes, or NO_PREFIX */
@@ -151,13 +210,6 @@ struct run_seg {
 };
 
 #define NO_PREFIX	SIZE_MAX
-#define B_PEND(b)	((struct pend *)(b)->s->pend)
-#define B_TOP(b)	((struct topent *)(b)->s->top)
-#define B_FRESH(b)	((struct sm_chunk **)(b)->s->fresh)
-#define B_POS(b)	((struct dpos *)(b)->s->pos)
-#define B_RUNP(b)	((uint64_t *)(b)->s->run_prefix)
-#define B_RUNE(b)	((struct sm_entry **)(b)->s->run_entry)
-#define B_SEG(b)	((struct run_seg *)(b)->s->seg)
 
 /* Run entries: records of old chunks, or staged entries, tagged. */
 #define RUN_STAGED	((uintptr_t)1)
@@ -165,11 +217,6 @@ struct run_seg {
 static inline const struct sm_entry *run_rec(const struct sm_entry *e)
 {
 	return (const struct sm_entry *)((uintptr_t)e & ~RUN_STAGED);
-}
-
-static inline bool run_staged(const struct sm_entry *e)
-{
-	return (uintptr_t)e & RUN_STAGED;
 }
 
 static inline bool has_destructor(const struct builder *b)
@@ -261,10 +308,10 @@ static void pend_push(struct builder *b, struct sm_chunk *c, uint64_t prefix,
 {
 	if (b->err)
 		return;
-	b->err = reserve(&b->s->pend, &b->s->cappend, b->npend + 1,
-			 sizeof(struct pend));
+	b->s->pend = reserve(b->s->pend, &b->s->cappend, b->npend + 1,
+			     sizeof(*b->s->pend), &b->err);
 	if (!b->err)
-		B_PEND(b)[b->npend++] = (struct pend){ c, prefix, skip };
+		b->s->pend[b->npend++] = (struct sm_pend){ c, prefix, skip };
 }
 
 /* Appends a page to the new top level (a new one is freed on failure). */
@@ -272,33 +319,34 @@ static void top_push(struct builder *b, struct sm_page *p, uint64_t prefix,
 		     bool shared)
 {
 	if (!b->err)
-		b->err = reserve(&b->s->top, &b->s->captop, b->ntop + 1,
-				 sizeof(struct topent));
+		b->s->top = reserve(b->s->top, &b->s->captop, b->ntop + 1,
+				    sizeof(*b->s->top), &b->err);
 	if (b->err) {
 		if (!shared)
 			sm_free(p);
 		return;
 	}
-	B_TOP(b)[b->ntop++] = (struct topent){ p, prefix, shared };
+	b->s->top[b->ntop++] = (struct sm_topent){ p, prefix, shared };
 }
 
 /* A page of pending chunks @pd[0..n). */
-static struct sm_page *page_new(struct builder *b, const struct pend *pd,
+static struct sm_page *page_new(struct builder *b, const struct sm_pend *pd,
 				size_t n)
 {
 	size_t skip = bytewise(b->map) && n > 1 ?
 		      common_prefix(chunk_first(pd[0].chunk),
 				    chunk_first(pd[n - 1].chunk)) : 0;
-	size_t bytes = sizeof(struct sm_page) +
-		       n * (sizeof(uint64_t) + sizeof(struct sm_chunk *)) + skip;
+	size_t bytes = dir_tree_place(NULL, sizeof(struct sm_page), n, NULL) +
+		       n * sizeof(struct sm_chunk *) + skip;
 	struct sm_page *p = sm_alloc(bytes);
 	struct sm_chunk **chunks;
 	uint64_t *prefix;
 
 	if (!p)
 		return NULL;
-	prefix = (uint64_t *)(p + 1);
-	chunks = (struct sm_chunk **)(prefix + n);
+	chunks = (struct sm_chunk **)((char *)p +
+		dir_tree_place(p, sizeof(struct sm_page), n, &p->tree));
+	prefix = (uint64_t *)((char *)p + p->tree.leaf_off);
 	/* An old chunk keeps its prefix unless the shared bytes differ. */
 	for (size_t i = 0; i < n; i++) {
 		chunks[i] = pd[i].chunk;
@@ -313,6 +361,7 @@ static struct sm_page *page_new(struct builder *b, const struct pend *pd,
 	p->shared = (const unsigned char *)(chunks + n);
 	p->prefix = prefix;
 	p->chunks = chunks;
+	dir_tree_fill(p, &p->tree, n);
 	return p;
 }
 
@@ -327,7 +376,7 @@ static void page_flush(struct builder *b)
 	pieces = pieces_of(n, PAGE_TARGET, PAGE_MAX);
 	for (size_t i = 0; i < pieces && !b->err; i++) {
 		size_t len = (n - done) / (pieces - i);
-		struct sm_page *p = page_new(b, B_PEND(b) + done, len);
+		struct sm_page *p = page_new(b, b->s->pend + done, len);
 
 		if (!p) {
 			b->err = -ENOMEM;
@@ -340,18 +389,18 @@ static void page_flush(struct builder *b)
 	b->npend = 0;
 }
 
-static inline bool dpos_before(struct dpos a, struct dpos b)
+static inline bool dpos_before(struct sm_dpos a, struct sm_dpos b)
 {
 	return a.page < b.page || (a.page == b.page && a.slot < b.slot);
 }
 
 static inline const struct sm_chunk *old_chunk(const struct builder *b,
-					       struct dpos at)
+					       struct sm_dpos at)
 {
 	return b->old->pages[at.page]->chunks[at.slot];
 }
 
-static inline void dpos_next(const struct builder *b, struct dpos *at)
+static inline void dpos_next(const struct builder *b, struct sm_dpos *at)
 {
 	if (++at->slot < b->old->pages[at->page]->count)
 		return;
@@ -365,7 +414,7 @@ static inline void dpos_next(const struct builder *b, struct dpos *at)
  * (then it is taken apart and joins them); chunks of a page taken apart
  * keep their prefixes.
  */
-static void dir_share(struct builder *b, struct dpos from, struct dpos to)
+static void dir_share(struct builder *b, struct sm_dpos from, struct sm_dpos to)
 {
 	while (!b->err && dpos_before(from, to)) {
 		const struct sm_page *p = b->old->pages[from.page];
@@ -395,13 +444,14 @@ static void dir_share(struct builder *b, struct dpos from, struct dpos to)
 static void dir_push_new(struct builder *b, struct sm_chunk *c)
 {
 	if (!b->err)
-		b->err = reserve(&b->s->fresh, &b->s->capfresh, b->nfresh + 1,
-				 sizeof(struct sm_chunk *));
+		b->s->fresh = reserve(b->s->fresh, &b->s->capfresh,
+				      b->nfresh + 1, sizeof(*b->s->fresh),
+				      &b->err);
 	if (b->err) {
 		chunk_free(c);
 		return;
 	}
-	B_FRESH(b)[b->nfresh++] = c;
+	b->s->fresh[b->nfresh++] = c;
 	pend_push(b, c, 0, NO_PREFIX);
 }
 
@@ -410,11 +460,13 @@ static int run_reserve(struct builder *b, size_t more)
 {
 	if (b->err)
 		return b->err;
-	b->err = reserve(&b->s->run_prefix, &b->s->caprunp, b->nrun + more,
-			 sizeof(uint64_t));
+	b->s->run_prefix = reserve(b->s->run_prefix, &b->s->caprunp,
+				   b->nrun + more, sizeof(*b->s->run_prefix),
+				   &b->err);
 	if (!b->err)
-		b->err = reserve(&b->s->run_entry, &b->s->caprune,
-				 b->nrun + more, sizeof(struct sm_entry *));
+		b->s->run_entry = reserve(b->s->run_entry, &b->s->caprune,
+					  b->nrun + more,
+					  sizeof(*b->s->run_entry), &b->err);
 	return b->err;
 }
 
@@ -425,7 +477,7 @@ static int run_reserve(struct builder *b, size_t more)
 static void run_segment(struct builder *b, size_t len, size_t skip,
 			const struct sm_chunk *src, size_t from)
 {
-	struct run_seg *last = b->nseg ? &B_SEG(b)[b->nseg - 1] : NULL;
+	struct sm_run_seg *last = b->nseg ? &b->s->seg[b->nseg - 1] : NULL;
 
 	if (last && last->skip == skip && last->src == src &&
 	    (!src || last->from + last->len == from) &&
@@ -435,10 +487,10 @@ static void run_segment(struct builder *b, size_t len, size_t skip,
 	}
 	if (b->err)	/* keep the first failure: it fails the build */
 		return;
-	b->err = reserve(&b->s->seg, &b->s->capseg, b->nseg + 1,
-			 sizeof(struct run_seg));
+	b->s->seg = reserve(b->s->seg, &b->s->capseg, b->nseg + 1,
+			    sizeof(*b->s->seg), &b->err);
 	if (!b->err)
-		B_SEG(b)[b->nseg++] = (struct run_seg){
+		b->s->seg[b->nseg++] = (struct sm_run_seg){
 			b->nrun, len, skip, src, from,
 		};
 }
@@ -449,8 +501,8 @@ static void run_push_new(struct builder *b, struct sm_entry *e)
 	run_segment(b, 1, NO_PREFIX, NULL, 0);
 	if (b->err)
 		return;
-	B_RUNP(b)[b->nrun] = 0;
-	B_RUNE(b)[b->nrun++] = (struct sm_entry *)((uintptr_t)e | RUN_STAGED);
+	b->s->run_prefix[b->nrun] = 0;
+	b->s->run_entry[b->nrun++] = (struct sm_entry *)((uintptr_t)e | RUN_STAGED);
 	b->runbytes += sm_entry_span(e) + alignof(max_align_t);
 }
 
@@ -460,8 +512,8 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 		     size_t from, size_t to)
 {
 	const struct leaf_block *leaves = chunk_leaves(c);
-	uint64_t *prefix = B_RUNP(b);
-	struct sm_entry **entry = B_RUNE(b);
+	uint64_t *prefix = b->s->run_prefix;
+	struct sm_entry **entry = b->s->run_entry;
 	size_t out = b->nrun;
 
 	if (from >= to)
@@ -530,12 +582,12 @@ struct block {
 static void next_block(const struct builder *b, size_t *seg, size_t i,
 		       size_t end, struct block *blk)
 {
-	struct sm_entry *const *ents = B_RUNE(b);
-	const struct run_seg *sg;
+	struct sm_entry *const *ents = b->s->run_entry;
+	const struct sm_run_seg *sg;
 
-	while (B_SEG(b)[*seg].start + B_SEG(b)[*seg].len <= i)
+	while (b->s->seg[*seg].start + b->s->seg[*seg].len <= i)
 		(*seg)++;
-	sg = &B_SEG(b)[*seg];
+	sg = &b->s->seg[*seg];
 	blk->staged = sg->src == NULL;
 	blk->src = (const unsigned char *)run_rec(ents[i]);
 	blk->end = blk->staged ? i + 1 :
@@ -564,7 +616,7 @@ static size_t arena_size(const struct builder *b, size_t start, size_t n)
 static void copy_records(struct builder *b, unsigned char *arena,
 			 size_t start, size_t n)
 {
-	struct sm_entry **ents = B_RUNE(b);
+	struct sm_entry **ents = b->s->run_entry;
 	size_t pos = 0, seg = 0;
 	struct block blk;
 
@@ -589,8 +641,8 @@ static void copy_records(struct builder *b, unsigned char *arena,
  */
 static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 {
-	struct sm_entry **ents = B_RUNE(b) + start;
-	uint64_t *pfx = B_RUNP(b) + start;
+	struct sm_entry **ents = b->s->run_entry + start;
+	uint64_t *pfx = b->s->run_prefix + start;
 	size_t skip = bytewise(b->map) ?
 		      common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
 
@@ -616,7 +668,7 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	memcpy((unsigned char *)c + c->shared_off, sm_entry_key(ents[0]), skip);
 
 	for (size_t k = 0; k < b->nseg && bytewise(b->map); k++) {
-		const struct run_seg *seg = &B_SEG(b)[k];
+		const struct sm_run_seg *seg = &b->s->seg[k];
 		size_t lo = seg->start > start ? seg->start : start;
 		size_t hi = seg->start + seg->len < start + n ?
 			    seg->start + seg->len : start + n;
@@ -640,36 +692,12 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 		for (size_t t = 0; t < FANOUT; t++) {
 			bool in = base + t < n;
 
-			lb->prefix[t] = in ? pfx[base + t] : UINT64_MAX;
+			lb->prefix[t] = in ? pfx[base + t] : PREFIX_END;
 			lb->entry[t] = in ? ents[base + t] : NULL;
 		}
 	}
 
-	/* Index levels, bottom up: each holds the last prefix of every
-	 * block of the level below. */
-	for (uint32_t l = c->nup; l-- > 0;) {
-		uint64_t *level = (uint64_t *)((char *)c + c->up_off[l]);
-		size_t below = n, size;
-
-		/* The level under this one: the leaves, or index level l+1. */
-		for (uint32_t k = c->nup; k-- > l + 1;)
-			below = (below + FANOUT - 1) / FANOUT;
-		size = (below + FANOUT - 1) / FANOUT;
-		for (size_t t = 0; t < round_up(size, FANOUT); t++) {
-			size_t last = t * FANOUT + FANOUT - 1;
-
-			if (t >= size) {
-				level[t] = UINT64_MAX;
-				continue;
-			}
-			if (last >= below)
-				last = below - 1;
-			level[t] = l + 1 == c->nup ?
-				chunk_prefix_at(c, last) :
-				((const uint64_t *)((char *)c +
-						    c->up_off[l + 1]))[last];
-		}
-	}
+	tree_fill(c, &c->tree, n, CHUNK_STRIDE);
 	return c;
 }
 
@@ -706,7 +734,7 @@ static void run_flush(struct builder *b)
 		size_t bytes = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			size_t span = sm_entry_span(run_rec(B_RUNE(b)[i])) +
+			size_t span = sm_entry_span(run_rec(b->s->run_entry[i])) +
 				      alignof(max_align_t);
 
 			if (i > done && bytes + span > SM_ARENA_TARGET) {
@@ -743,7 +771,7 @@ static void run_flush(struct builder *b)
  * finds its place by search, so a chunk with few changes costs a copy,
  * not a comparison per entry.
  */
-static void run_merge(struct builder *b, struct dpos ci,
+static void run_merge(struct builder *b, struct sm_dpos ci,
 		      const struct sm_change *changes, size_t n)
 {
 	const struct sm_chunk *c = old_chunk(b, ci);
@@ -756,8 +784,8 @@ static void run_merge(struct builder *b, struct dpos ci,
 	drop_item(b, (uintptr_t)c);
 	for (size_t j = 0; j < n && !b->err; j++) {
 		bool exact;
-		size_t pos = sm_chunk_lower_bound(b->map, c, changes[j].key,
-					       changes[j].klen, &exact);
+		size_t pos = sm_chunk_lower_bound(b->old, c, changes[j].key,
+						  changes[j].klen, &exact);
 
 		run_copy(b, c, i, pos);
 		i = pos;
@@ -781,6 +809,7 @@ static void builder_init(struct builder *b,
 	memset(b, 0, sizeof(*b));
 	b->map = map;
 	b->old = old;
+	b->search = old ? old->search : NULL;
 	b->version = version;
 	b->s = &map->scratch;
 	b->dropped_page = SIZE_MAX;
@@ -799,7 +828,8 @@ static void scratch_trim(struct sm_scratch *s)
 	if (s->caprunp > SCRATCH_KEEP || s->caprune > SCRATCH_KEEP) {
 		sm_free(s->run_prefix);
 		sm_free(s->run_entry);
-		s->run_prefix = s->run_entry = NULL;
+		s->run_prefix = NULL;
+		s->run_entry = NULL;
 		s->caprunp = s->caprune = 0;
 	}
 }
@@ -823,8 +853,8 @@ static size_t top_common(const struct builder *b)
 
 	if (n < 2 || !bytewise(b->map))
 		return 0;
-	return common_prefix(page_first(B_TOP(b)[0].page),
-			     page_first(B_TOP(b)[n - 1].page));
+	return common_prefix(page_first(b->s->top[0].page),
+			     page_first(b->s->top[n - 1].page));
 }
 
 /*
@@ -841,7 +871,8 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	struct sm_page **pages;
 	uint64_t *prefix;
 
-	own = sizeof(*snap) + n * (sizeof(*prefix) + sizeof(*pages)) + skip;
+	own = dir_tree_place(NULL, sizeof(*snap), n, NULL) +
+	      n * sizeof(*pages) + skip;
 	if (!b->err) {
 		snap = sm_alloc(own);
 		if (!snap)
@@ -849,10 +880,10 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	if (b->err) {
 		for (size_t i = 0; i < b->ntop; i++)
-			if (!B_TOP(b)[i].shared)
-				sm_free(B_TOP(b)[i].page);
+			if (!b->s->top[i].shared)
+				sm_free(b->s->top[i].page);
 		for (size_t i = 0; i < b->nfresh; i++)
-			chunk_free(B_FRESH(b)[i]);
+			chunk_free(b->s->fresh[i]);
 		for (size_t i = 0; b->drop && i < b->drop->n; i++)
 			if ((b->drop->items[i] & ITEM_TAGS) == ITEM_GRAVE)
 				sm_entry_free((void *)(b->drop->items[i] &
@@ -870,17 +901,18 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	snap->version = b->version;
 	snap->count = b->count;
 	snap->npages = n;
-	prefix = (uint64_t *)(snap + 1);
-	pages = (struct sm_page **)(prefix + n);
+	pages = (struct sm_page **)((char *)snap +
+		dir_tree_place(snap, sizeof(*snap), n, &snap->dir_tree));
+	prefix = (uint64_t *)((char *)snap + snap->dir_tree.leaf_off);
 	snap->dir_skip = skip;
 	if (skip) {
-		memcpy(pages + n, sm_entry_key(page_first(B_TOP(b)[0].page)),
+		memcpy(pages + n, sm_entry_key(page_first(b->s->top[0].page)),
 		       skip);
 		snap->dir_shared = (const unsigned char *)(pages + n);
 	}
 	/* Shared pages keep their prefix unless the shared bytes moved. */
 	for (size_t i = 0; i < n; i++) {
-		const struct topent *t = &B_TOP(b)[i];
+		const struct sm_topent *t = &b->s->top[i];
 
 		pages[i] = t->page;
 		prefix[i] = t->shared && reuse ? t->prefix :
@@ -888,6 +920,8 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	}
 	snap->dir_prefix = prefix;
 	snap->pages = pages;
+	dir_tree_fill(snap, &snap->dir_tree, n);
+	snap->search = b->search;
 	if (delta) {
 		delta->dropped = b->drop;
 		delta->dropped_bytes = b->dropped_bytes;
@@ -897,19 +931,25 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	return snap;
 }
 
+/*
+ * A map's first snapshot: the map's search path is chosen here, once, and
+ * every later snapshot inherits it.  SNAPMAP_SIMD (README) can lower it,
+ * to compare paths or rule one out.
+ */
 struct snapmap_snapshot *sm_layout_empty(struct snapmap *map, uint64_t version)
 {
 	struct builder b;
 
 	builder_init(&b, NULL, map, version);
+	b.search = sm_search_pick(getenv("SNAPMAP_SIMD"));
 	return builder_finish(&b, NULL);
 }
 
 /* The position of the old chunk @key falls into. */
-static struct dpos old_pos_of(const struct builder *b, const void *key,
+static struct sm_dpos old_pos_of(const struct builder *b, const void *key,
 			      size_t klen)
 {
-	struct dpos at;
+	struct sm_dpos at;
 
 	sm_layout_place(b->old, key, klen, &at.page, &at.slot);
 	return at;
@@ -920,7 +960,7 @@ static inline size_t chunk_arena_bytes(const struct sm_chunk *c)
 	return c->bytes - c->arena_off;
 }
 
-static inline bool dpos_same(struct dpos a, struct dpos b)
+static inline bool dpos_same(struct sm_dpos a, struct sm_dpos b)
 {
 	return a.page == b.page && a.slot == b.slot;
 }
@@ -936,10 +976,10 @@ static void changes_place(struct builder *b, const struct sm_change *changes,
 {
 	if (b->err || b->old->npages == 0)
 		return;
-	b->err = reserve(&b->s->pos, &b->s->cappos, nchanges,
-			 sizeof(struct dpos));
+	b->s->pos = reserve(b->s->pos, &b->s->cappos, nchanges,
+			    sizeof(*b->s->pos), &b->err);
 	for (size_t k = 0; !b->err && k < nchanges; k++)
-		B_POS(b)[k] = old_pos_of(b, changes[k].key, changes[k].klen);
+		b->s->pos[k] = old_pos_of(b, changes[k].key, changes[k].klen);
 }
 
 struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
@@ -947,8 +987,8 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 					 size_t nchanges, uint64_t version,
 					 struct sm_delta *delta)
 {
-	const struct dpos end = { old->npages, 0 };
-	struct dpos ci = { 0, 0 };
+	const struct sm_dpos end = { old->npages, 0 };
+	struct sm_dpos ci = { 0, 0 };
 	struct builder b;
 	size_t j = 0;
 
@@ -970,7 +1010,7 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 	 * than leave a small chunk behind.
 	 */
 	while (dpos_before(ci, end) && !b.err) {
-		struct dpos target = j < nchanges ? B_POS(&b)[j] : end;
+		struct sm_dpos target = j < nchanges ? (&b)->s->pos[j] : end;
 		size_t stop = j;
 
 		if (dpos_before(target, ci))
@@ -987,7 +1027,7 @@ struct snapmap_snapshot *sm_layout_merge(const struct snapmap_snapshot *old,
 			if (!dpos_before(ci, end))
 				break;
 		}
-		while (stop < nchanges && dpos_same(B_POS(&b)[stop], ci))
+		while (stop < nchanges && dpos_same((&b)->s->pos[stop], ci))
 			stop++;
 		run_merge(&b, ci, changes + j, stop - j);
 		j = stop;
@@ -1008,6 +1048,7 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 	struct builder b;
 
 	builder_init(&b, NULL, old->map, version);
+	b.search = old->search;
 	b.count = n;
 	for (size_t i = 0; i < old->npages; i++) {
 		const struct sm_page *p = old->pages[i];

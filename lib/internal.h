@@ -164,20 +164,25 @@ void sm_value_refused(const struct snapmap *map, const void *val,
 /* Buffers a writer reuses from one build to the next (build.c), so that
  * a publish does not return big arrays to the kernel and fault them back
  * in.  Under the writer mutex. */
+struct sm_run_seg;
+struct sm_pend;
+struct sm_topent;
+struct sm_dpos;
+struct sm_chunk;
 struct sm_scratch {
-	void *run_prefix;
+	uint64_t *run_prefix;
 	size_t caprunp;
-	void *run_entry;
+	struct sm_entry **run_entry;
 	size_t caprune;
-	void *seg;
+	struct sm_run_seg *seg;
 	size_t capseg;
-	void *pend;
+	struct sm_pend *pend;
 	size_t cappend;
-	void *top;
+	struct sm_topent *top;
 	size_t captop;
-	void *fresh;
+	struct sm_chunk **fresh;
 	size_t capfresh;
-	void *pos;
+	struct sm_dpos *pos;
 	size_t cappos;
 };
 void sm_scratch_free(struct sm_scratch *scratch);
@@ -302,6 +307,19 @@ int sm_bytewise_compare(const void *a, size_t alen,
 #define SM_CHUNK_TARGET	128u
 #define SM_CHUNK_MAX	(2 * SM_CHUNK_TARGET)
 #define SM_CHUNK_MIN	(SM_CHUNK_TARGET / 4)
+
+/*
+ * A static search tree over a sorted array of 8-byte key prefixes (its
+ * leaves), inside the chunk, page or snapshot that holds it, at byte
+ * offsets from that object's address (layout.h).
+ */
+#define SM_TREE_MAX_UP	4	/* index levels: 16^5 leaves */
+struct sm_tree {
+	uint32_t nup;			/* index levels above the leaves */
+	uint32_t top;			/* entries in the top level */
+	uint32_t up_off[SM_TREE_MAX_UP];	/* the levels, top first */
+	uint32_t leaf_off;		/* the leaves */
+};
 /*
  * A chunk's records are copied whenever the chunk is rebuilt, so chunks
  * of big values hold fewer entries: a run is also cut where its records
@@ -347,7 +365,9 @@ struct snapmap_snapshot {
 	size_t dir_skip;		/* bytes the pages' first keys share */
 	const unsigned char *dir_shared;	/* those bytes */
 	const uint64_t *dir_prefix;	/* their prefixes after them */
+	struct sm_tree dir_tree;	/* over dir_prefix, from this struct */
 	struct sm_page *const *pages;
+	const struct sm_search *search;	/* the map's search path */
 };
 
 

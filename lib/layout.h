@@ -16,9 +16,10 @@
  * its entry pointers, a dense array of 8-byte key prefixes taken after
  * the bytes all of its keys share (keys such as "key:0000001234" share
  * long prefixes), compared as big-endian integers; both directory levels
- * do the same with their items' first keys.  A look-up is a branch-free
- * binary search over the list's prefixes and the page's, a walk down the
- * chunk's fanout-8 index, and a comparison of what follows the prefix.
+ * do the same with their items' first keys.  A look-up walks down three
+ * fanout-16 trees over such prefixes (the list's, the page's, the
+ * chunk's), each node decided by one count of 16 prefixes, and compares
+ * what follows the prefix.
  * Under a caller's comparator the same structure is searched with it.
  *
  * Reclamation: a publish reports the chunks and pages the old snapshot
@@ -44,18 +45,25 @@
 #define CHUNK_MIN	SM_CHUNK_MIN
 
 /*
- * A chunk, laid out for search.  Its entries sit in leaf blocks of 8:
- * the 8 key prefixes on one cache line, the 8 entry pointers on the next
- * (the pair is fetched together).  Above the leaves, index levels of
- * fanout 8 hold the last prefix of each block below, top level first, so
- * a search reads one line per level: 3 lines for 128 entries where a
- * binary search over the same prefixes reads about 5.
+ * Every level of a snapshot is searched with a static tree (struct
+ * sm_tree): the sorted prefixes in nodes of 16 (two cache lines,
+ * PREFIX_END past the end), and above them index levels of fanout 16
+ * holding the last prefix of each node below, top level first.  A
+ * node's 16 prefixes are compared with the key at once (a search path,
+ * below), so a search reads two lines per level and decides each level
+ * without a branch on the data: two levels for up to 256 items.
+ *
+ * In a chunk the leaves are blocks of 16 prefixes followed by their 16
+ * entry pointers (the pair is read together); in a page and the top
+ * level the prefixes are one array, beside the array of items.
  */
-#define FANOUT		8
+#define FANOUT		16
 #define CHUNK_SKIP_MAX	(64u << 10)	/* shared bytes kept: offsets fit
 					 * in 32 bits */
-#define MAX_UP		4	/* index levels: enough for 8^5 entries */
+#define MAX_UP		SM_TREE_MAX_UP
 #define LINE		64
+#define CHUNK_STRIDE	(2 * FANOUT)	/* u64 from one chunk leaf node to
+					 * the next */
 
 struct sm_chunk {
 	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
@@ -64,15 +72,12 @@ struct sm_chunk {
 	uint32_t arena_off;	/* the records */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
-	uint32_t nup;		/* index levels above the leaves */
-	uint32_t top;		/* entries in the top index level */
-	uint32_t up_off[MAX_UP];	/* byte offsets, top level first */
-	uint32_t leaf_off;
+	struct sm_tree tree;	/* over the leaf blocks' prefixes */
 	uint32_t shared_off;	/* the @skip shared bytes */
 };
 
 struct leaf_block {
-	uint64_t prefix[FANOUT];	/* UINT64_MAX past the end */
+	uint64_t prefix[FANOUT];	/* PREFIX_END past the end */
 	struct sm_entry *entry[FANOUT];
 };
 
@@ -95,12 +100,50 @@ struct sm_page {
 	size_t skip;		/* bytes their first keys share */
 	const unsigned char *shared;	/* those bytes */
 	const uint64_t *prefix;	/* the first keys' prefixes after them */
+	struct sm_tree tree;	/* over @prefix, from this struct */
 	struct sm_chunk *const *chunks;
 };
 
 static inline size_t round_up(size_t n, size_t to)
 {
 	return (n + to - 1) / to * to;
+}
+
+/*
+ * Lays out the index levels of a tree over @n leaves from byte @off on
+ * (a multiple of LINE), in @t when given; returns where the leaves go.
+ * A level of FANOUT or fewer is the top.
+ */
+static inline size_t tree_geometry(size_t n, size_t off, struct sm_tree *t)
+{
+	size_t sizes[MAX_UP], nup = 0, level = n;
+
+	while (level > FANOUT && nup < MAX_UP) {
+		level = (level + FANOUT - 1) / FANOUT;
+		sizes[nup++] = level;
+	}
+	if (t) {
+		t->nup = (uint32_t)nup;
+		t->top = (uint32_t)(nup ? sizes[nup - 1] : n);
+	}
+	for (size_t l = 0; l < nup; l++) {	/* top level first */
+		if (t)
+			t->up_off[l] = (uint32_t)off;
+		off += round_up(sizes[nup - 1 - l], FANOUT) * sizeof(uint64_t);
+	}
+	if (t)
+		t->leaf_off = (uint32_t)off;
+	return off;
+}
+
+/* Prefix @i of the leaves of tree @t at @base, nodes @stride u64 apart. */
+static inline uint64_t tree_leaf(const void *base, const struct sm_tree *t,
+				 size_t stride, size_t i)
+{
+	const uint64_t *leaves =
+		(const uint64_t *)((const char *)base + t->leaf_off);
+
+	return leaves[i / FANOUT * stride + i % FANOUT];
 }
 
 static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
@@ -110,7 +153,7 @@ static inline const unsigned char *chunk_shared(const struct sm_chunk *c)
 
 static inline struct leaf_block *chunk_leaves(const struct sm_chunk *c)
 {
-	return (struct leaf_block *)((char *)c + c->leaf_off);
+	return (struct leaf_block *)((char *)c + c->tree.leaf_off);
 }
 
 static inline uint64_t chunk_prefix_at(const struct sm_chunk *c, size_t i)
@@ -160,9 +203,9 @@ static inline uint32_t load_be32(const unsigned char *p)
 	return be32toh(v);
 }
 
-static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
+static inline uint64_t key_bytes8(const unsigned char *k, size_t klen,
+				  size_t skip)
 {
-	const unsigned char *k = key;
 	size_t rest = klen > skip ? klen - skip : 0;
 	uint64_t v = 0;
 
@@ -176,6 +219,26 @@ static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
 		return load_be64(k + klen - 8) << (64 - 8 * rest);
 	memcpy(&v, k + skip, rest);
 	return be64toh(v);
+}
+
+/*
+ * Prefixes are kept with their top bit flipped and ordered as signed
+ * integers: the same order, and the one x86's 64-bit SIMD compare
+ * (pcmpgtq, signed only) gives without flipping each element of a node.
+ * PREFIX_END, the greatest, pads nodes past their end.
+ */
+#define PREFIX_BIAS	((uint64_t)1 << 63)
+#define PREFIX_END	((uint64_t)INT64_MAX)
+
+static inline bool prefix_less(uint64_t a, uint64_t b)
+{
+	return (int64_t)a < (int64_t)b;
+}
+
+/* The prefix of @key after @skip bytes, as kept (biased). */
+static inline uint64_t key_prefix(const void *key, size_t klen, size_t skip)
+{
+	return key_bytes8(key, klen, skip) ^ PREFIX_BIAS;
 }
 
 /* The prefix of entry @e's key after @skip bytes. */
@@ -202,23 +265,6 @@ static inline size_t common_prefix(const struct sm_entry *a,
 	while (i < n && ka[i] == kb[i])
 		i++;
 	return i;
-}
-
-/* First index of @a[0..n) whose value is >= @x, without branches on the
- * data (the ternary compiles to a conditional move). */
-static inline size_t lower_bound_u64(const uint64_t *a, size_t n, uint64_t x)
-{
-	const uint64_t *base = a;
-
-	if (n == 0)
-		return 0;
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = base[half] < x ? base + half : base;
-		n -= half;
-	}
-	return (size_t)(base - a) + (*base < x);
 }
 
 /* memcmp for the short runs a search compares, inline: 8 bytes a step,
@@ -277,13 +323,6 @@ static inline int against_shared(const void *key, size_t klen,
 	return d;
 }
 
-/* How many of the 8 prefixes at @p are < @x (no branches on the data). */
-static inline size_t count_less8(const uint64_t *p, uint64_t x)
-{
-	return (size_t)(p[0] < x) + (p[1] < x) + (p[2] < x) + (p[3] < x) +
-	       (p[4] < x) + (p[5] < x) + (p[6] < x) + (p[7] < x);
-}
-
 /*
  * Bytewise order of two keys that share their first @off bytes (the
  * shared bytes and an equal 8-byte prefix, @off = skip + 8): only what
@@ -313,6 +352,8 @@ struct level {
 	const unsigned char *shared;
 	const uint64_t *prefix;
 	const void *const *items;
+	const void *base;	/* what @tree's offsets count from */
+	const struct sm_tree *tree;
 	bool pages;		/* the items are pages (else chunks) */
 };
 
@@ -325,7 +366,8 @@ static inline struct level top_level(const struct snapmap_snapshot *snap)
 {
 	return (struct level){
 		snap->npages, snap->dir_skip, snap->dir_shared,
-		snap->dir_prefix, (const void *const *)snap->pages, true,
+		snap->dir_prefix, (const void *const *)snap->pages, snap,
+		&snap->dir_tree, true,
 	};
 }
 
@@ -333,7 +375,7 @@ static inline struct level page_level(const struct sm_page *p)
 {
 	return (struct level){
 		p->count, p->skip, p->shared, p->prefix,
-		(const void *const *)p->chunks, false,
+		(const void *const *)p->chunks, p, &p->tree, false,
 	};
 }
 
@@ -346,13 +388,39 @@ static inline struct level page_level(const struct sm_page *p)
 #define ITEM_GRAVE	((uintptr_t)2)
 #define ITEM_TAGS	(ITEM_PAGE | ITEM_GRAVE)
 
+/*
+ * A search path: the node search for one instruction set (a portable
+ * scalar one, SSE4.2, AVX2), and the look-up and chunk search built on
+ * it.  One library serves every CPU: a path is chosen when a map is made
+ * (sm_layout_empty) and each snapshot of the map carries it, so that a
+ * look-up makes one indirect call, not one per node.
+ */
+struct sm_search {
+	const char *name;	/* "scalar", "sse42", "avx2" */
+	/* The node search: how many of the FANOUT prefixes at @node (LINE
+	 * aligned) are < @x.  Inlined into the two below; here for tests. */
+	size_t (*count)(const uint64_t *node, uint64_t x);
+	/* A bytewise look-up in @snap. */
+	const struct sm_entry *(*find)(const struct snapmap_snapshot *snap,
+				       const void *key, size_t klen);
+	/* The first position of chunk @c whose prefix is >= @x. */
+	size_t (*bound)(const struct sm_chunk *c, uint64_t x);
+};
+
+/*
+ * The best search path this CPU runs, no better than the one @want names
+ * (NULL or an unknown name: no limit).  Asking for more than the CPU has
+ * gets what it has: the choice can lower the path, never fault.
+ */
+const struct sm_search *sm_search_pick(const char *want);
+
 /* search.c, for build.c */
 
 /*
- * Lower bound of @key in chunk @c; *@exact tells whether the entry there
- * is @key.
+ * Lower bound of @key in chunk @c of @snap; *@exact tells whether the
+ * entry there is @key.
  */
-size_t sm_chunk_lower_bound(const struct snapmap *map,
+size_t sm_chunk_lower_bound(const struct snapmap_snapshot *snap,
 			    const struct sm_chunk *c,
 			    const void *key, size_t klen, bool *exact);
 /* Where the chunk @key falls into sits: page *@page, slot *@slot (the

@@ -6,6 +6,15 @@
  */
 #include "layout.h"
 
+/* The SIMD search paths: x86-64 with GCC or Clang; elsewhere the scalar
+ * path alone. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SM_SEARCH_X86 1
+#include <immintrin.h>
+#else
+#define SM_SEARCH_X86 0
+#endif
+
 static const struct sm_entry *chunk_key_at(const void *chunk, size_t i)
 {
 	return chunk_entry_at(chunk, i);
@@ -42,23 +51,88 @@ static size_t generic_search(const struct snapmap *map, size_t n,
 	return lo;
 }
 
-/* First position of the chunk whose prefix is >= @x: down the index. */
-static size_t chunk_prefix_bound(const struct sm_chunk *c, uint64_t x)
+/* How many of a node's FANOUT prefixes at @p are < @x: one kernel per
+ * search path, the same count. */
+typedef size_t (*node_count_fn)(const uint64_t *p, uint64_t x);
+
+/* The portable kernel: a binary search of the node, whose steps compile
+ * to conditional moves (the node is sorted, padded with PREFIX_END). */
+static inline size_t count_scalar(const uint64_t *p, uint64_t x)
 {
+	const uint64_t *base = p;
+
+	_Static_assert((FANOUT & (FANOUT - 1)) == 0, "halves to 1");
+#pragma GCC unroll 8
+	for (size_t half = FANOUT / 2; half > 0; half /= 2)
+		base = prefix_less(base[half], x) ? base + half : base;
+	return (size_t)(base - p) + prefix_less(*base, x);
+}
+
+#if SM_SEARCH_X86
+/*
+ * The x86 kernels: prefixes are biased (layout.h), so the signed compare
+ * orders them.  Each lane that compares true is -1; subtracting the
+ * masks counts them.  Nodes start on a cache line: aligned loads.
+ */
+static inline __attribute__((target("sse4.2"), always_inline))
+size_t count_sse42(const uint64_t *p, uint64_t x)
+{
+	__m128i key = _mm_set1_epi64x((long long)x);
+	__m128i acc = _mm_setzero_si128();
+
+#pragma GCC unroll 16
+	for (int i = 0; i < FANOUT; i += 2)
+		acc = _mm_sub_epi64(acc, _mm_cmpgt_epi64(key,
+			_mm_load_si128((const __m128i *)(p + i))));
+	return (size_t)(_mm_cvtsi128_si64(acc) + _mm_extract_epi64(acc, 1));
+}
+
+static inline __attribute__((target("avx2"), always_inline))
+size_t count_avx2(const uint64_t *p, uint64_t x)
+{
+	__m256i key = _mm256_set1_epi64x((long long)x);
+	__m256i acc = _mm256_setzero_si256();
+	__m128i sum;
+
+#pragma GCC unroll 16
+	for (int i = 0; i < FANOUT; i += 4)
+		acc = _mm256_sub_epi64(acc, _mm256_cmpgt_epi64(key,
+			_mm256_load_si256((const __m256i *)(p + i))));
+	sum = _mm_add_epi64(_mm256_castsi256_si128(acc),
+			    _mm256_extracti128_si256(acc, 1));
+	return (size_t)(_mm_cvtsi128_si64(sum) + _mm_extract_epi64(sum, 1));
+}
+#endif
+
+/* First of the @n leaves of tree @t (at @base, leaf nodes @stride u64
+ * apart) that is >= @x: down the index, one node a level, counted by
+ * @count. */
+static inline __attribute__((always_inline))
+size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
+		  size_t stride, uint64_t x, node_count_fn count)
+{
+	const char *at = base;
 	size_t block = 0;
 
-	for (uint32_t l = 0; l < c->nup; l++) {
-		const uint64_t *level =
-			(const uint64_t *)((const char *)c + c->up_off[l]);
-		size_t i = count_less8(level + FANOUT * block, x);
+	for (uint32_t l = 0; l < t->nup; l++) {
+		const uint64_t *level = (const uint64_t *)(at + t->up_off[l]);
+		size_t i = count(level + FANOUT * block, x);
 
 		/* Below the top, some prefix of the block is >= @x: its
 		 * parent, the block's last, was. */
-		if (l == 0 && i == c->top)
-			return c->count;
+		if (l == 0 && i == t->top)
+			return n;
 		block = FANOUT * block + i;
 	}
-	return FANOUT * block + count_less8(chunk_leaves(c)[block].prefix, x);
+	return FANOUT * block +
+	       count((const uint64_t *)(at + t->leaf_off) + stride * block, x);
+}
+
+/* First position of chunk @c whose prefix is >= @x. */
+static inline __attribute__((always_inline))
+size_t prefix_bound(const struct sm_chunk *c, uint64_t x, node_count_fn count)
+{
+	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count);
 }
 
 /*
@@ -91,7 +165,8 @@ static inline size_t settle_ties(const void *obj, size_t pos, size_t n,
 			return pos;
 	}
 	lo = pos;
-	hi = kp == UINT64_MAX ? n : run_end(obj, kp + 1);
+	/* The next prefix up: kp + 1 in the biased order. */
+	hi = kp == PREFIX_END ? n : run_end(obj, kp + 1);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = tail_cmp(key_at(obj, mid), key, klen, off);
@@ -111,9 +186,10 @@ static uint64_t chunk_prefix_of(const void *c, size_t i)
 	return chunk_prefix_at(c, i);
 }
 
+/* The end of a run of ties: rare, so the scalar count serves every path. */
 static size_t chunk_run_end(const void *c, uint64_t next)
 {
-	return chunk_prefix_bound(c, next);
+	return prefix_bound(c, next, count_scalar);
 }
 
 static uint64_t level_prefix_of(const void *level, size_t i)
@@ -125,17 +201,18 @@ static size_t level_run_end(const void *level, uint64_t next)
 {
 	const struct level *l = level;
 
-	return lower_bound_u64(l->prefix, l->n, next);
+	return tree_bound(l->base, l->tree, l->n, FANOUT, next, count_scalar);
 }
 
 /*
  * Lower bound of @key in chunk @c; *@exact tells whether the entry there
  * is @key.
  */
-size_t sm_chunk_lower_bound(const struct snapmap *map,
-				const struct sm_chunk *c,
-				const void *key, size_t klen, bool *exact)
+size_t sm_chunk_lower_bound(const struct snapmap_snapshot *snap,
+			    const struct sm_chunk *c,
+			    const void *key, size_t klen, bool *exact)
 {
+	const struct snapmap *map = snap->map;
 	size_t pos, off = (size_t)c->skip + 8;
 	int side, cmp = 1;
 	uint64_t kp;
@@ -154,7 +231,7 @@ size_t sm_chunk_lower_bound(const struct snapmap *map,
 	if (side)
 		return side < 0 ? 0 : c->count;
 	kp = key_prefix(key, klen, c->skip);
-	pos = settle_ties(c, chunk_prefix_bound(c, kp), c->count, kp,
+	pos = settle_ties(c, snap->search->bound(c, kp), c->count, kp,
 			  chunk_prefix_of, chunk_key_at, chunk_run_end, key,
 			  klen, off, false, &cmp);
 	*exact = cmp == 0;
@@ -179,9 +256,8 @@ size_t level_tie(const struct level *l, size_t pos, uint64_t kp,
  * next level tells whether @key is there).
  */
 static inline __attribute__((always_inline))
-size_t level_of(const struct snapmap *map,
-			      const struct level *l, const void *key,
-			      size_t klen)
+size_t level_of(const struct snapmap *map, const struct level *l,
+		const void *key, size_t klen, node_count_fn count)
 {
 	size_t n;
 	int side;
@@ -195,10 +271,9 @@ size_t level_of(const struct snapmap *map,
 					  l->skip)) != 0) {
 		n = side < 0 ? 0 : l->n;
 	} else {
-		/* A level is small and hot: a binary search over it, and
-		 * the first keys themselves only on a tie. */
+		/* The first keys themselves are read only on a tie. */
 		kp = key_prefix(key, klen, l->skip);
-		n = lower_bound_u64(l->prefix, l->n, kp);
+		n = tree_bound(l->base, l->tree, l->n, FANOUT, kp, count);
 		if (n < l->n && l->prefix[n] == kp)
 			n = level_tie(l, n, kp, key, klen);
 	}
@@ -208,29 +283,31 @@ size_t level_of(const struct snapmap *map,
 /*
  * The chunk @key falls into, down both directory levels; *@page and
  * *@slot say where it is.  @snap has at least one chunk.  Forced inline,
- * with level_of(), into every caller: it is the path of every look-up,
- * and out of line the two cost some 35 more instructions a look-up at
- * 1,000 keys (callgrind: 333 against 367).
+ * with level_of(), into each search path: it is the path of every
+ * look-up, and out of line the calls and the spilled state showed in
+ * callgrind's counts (README).
  */
 static inline __attribute__((always_inline))
 const struct sm_chunk *chunk_of(const struct snapmap_snapshot *snap,
 				const void *key, size_t klen, size_t *page,
-				size_t *slot)
+				size_t *slot, node_count_fn count)
 {
 	struct level l = top_level(snap);
 	const struct sm_page *p;
 
-	*page = level_of(snap->map, &l, key, klen);
+	*page = level_of(snap->map, &l, key, klen, count);
 	p = snap->pages[*page];
 	l = page_level(p);
-	*slot = level_of(snap->map, &l, key, klen);
+	*slot = level_of(snap->map, &l, key, klen, count);
 	return p->chunks[*slot];
 }
 
+/* Outside the look-up (seeks, writes, tests) the directory is searched
+ * with the scalar count: one copy of that code serves them all. */
 void sm_layout_place(const struct snapmap_snapshot *snap, const void *key,
 		     size_t klen, size_t *page, size_t *slot)
 {
-	chunk_of(snap, key, klen, page, slot);
+	chunk_of(snap, key, klen, page, slot, count_scalar);
 }
 
 /* The chunk under a cursor; the cursor is on a chunk. */
@@ -261,8 +338,9 @@ static bool layout_seek(const struct snapmap_snapshot *snap,
 	*cur = (struct sm_cursor){ 0, 0, 0 };
 	if (snap->npages == 0)
 		return false;
-	c = chunk_of(snap, key, klen, &cur->page, &cur->slot);
-	cur->index = sm_chunk_lower_bound(snap->map, c, key, klen, &exact);
+	sm_layout_place(snap, key, klen, &cur->page, &cur->slot);
+	c = cursor_chunk(snap, cur);
+	cur->index = sm_chunk_lower_bound(snap, c, key, klen, &exact);
 	if (cur->index == c->count)
 		cursor_next_chunk(snap, cur);
 	return exact;
@@ -276,12 +354,15 @@ void sm_layout_seek(const struct snapmap_snapshot *snap,
 
 /*
  * A bytewise look-up, on the path of every read: the same search as
- * layout_seek(), with the usual cases decided inline.  A key whose 8-byte
- * prefix equals an item's first one, or more than one entry's in its
- * chunk, is settled by the general search.
+ * layout_seek(), with the usual cases decided inline and the nodes
+ * counted by @count.  A key whose 8-byte prefix equals an item's first
+ * one, or more than one entry's in its chunk, is settled by the general
+ * search.
  */
-static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
-					    const void *key, size_t klen)
+static inline __attribute__((always_inline))
+const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
+				     const void *key, size_t klen,
+				     node_count_fn count)
 {
 	const struct sm_chunk *c;
 	const struct sm_entry *e;
@@ -291,12 +372,12 @@ static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 
 	if (snap->npages == 0)
 		return NULL;
-	c = chunk_of(snap, key, klen, &page, &slot);
+	c = chunk_of(snap, key, klen, &page, &slot, count);
 
 	if (against_shared(key, klen, chunk_shared(c), c->skip))
 		return NULL;	/* not among the chunk's keys */
 	kp = key_prefix(key, klen, c->skip);
-	pos = chunk_prefix_bound(c, kp);
+	pos = prefix_bound(c, kp, count);
 	if (pos == c->count || chunk_prefix_at(c, pos) != kp)
 		return NULL;
 	e = chunk_entry_at(c, pos);
@@ -312,13 +393,73 @@ static const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 	return cmp == 0 ? chunk_entry_at(c, pos) : NULL;
 }
 
+/*
+ * The search paths: the look-up and chunk search compiled once per
+ * kernel, each with its instruction set (@attr), so that the kernel and
+ * the search around it are one function with no call per node.
+ */
+#define SEARCH_PATH(name, attr, count)					\
+	static attr size_t bound_##name(const struct sm_chunk *c,	\
+					uint64_t x)			\
+	{								\
+		return prefix_bound(c, x, count);			\
+	}								\
+	static attr const struct sm_entry *find_##name(			\
+		const struct snapmap_snapshot *snap, const void *key,	\
+		size_t klen)						\
+	{								\
+		return find_bytewise(snap, key, klen, count);		\
+	}								\
+	static const struct sm_search search_##name = {		\
+		#name, count, find_##name, bound_##name,		\
+	}
+
+SEARCH_PATH(scalar, , count_scalar);
+#if SM_SEARCH_X86
+SEARCH_PATH(sse42, __attribute__((target("sse4.2"))), count_sse42);
+SEARCH_PATH(avx2, __attribute__((target("avx2"))), count_avx2);
+#endif
+
+/* The paths from the best down, with what each needs of the CPU. */
+static bool cpu_has(const char *name)
+{
+#if SM_SEARCH_X86
+	__builtin_cpu_init();
+	if (strcmp(name, "avx2") == 0)
+		return __builtin_cpu_supports("avx2");
+	if (strcmp(name, "sse42") == 0)
+		return __builtin_cpu_supports("sse4.2");
+#endif
+	return strcmp(name, "scalar") == 0;
+}
+
+const struct sm_search *sm_search_pick(const char *want)
+{
+	static const struct sm_search *const paths[] = {
+#if SM_SEARCH_X86
+		&search_avx2, &search_sse42,
+#endif
+		&search_scalar,
+	};
+	size_t i = 0, n = sizeof(paths) / sizeof(paths[0]);
+
+	/* Skip down to the named path, if one is named. */
+	while (want && i < n && strcmp(paths[i]->name, want) != 0)
+		i++;
+	if (i == n)
+		i = 0;	/* an unknown name sets no limit */
+	while (!cpu_has(paths[i]->name))
+		i++;	/* scalar, the last, runs everywhere */
+	return paths[i];
+}
+
 const struct sm_entry *sm_layout_find(const struct snapmap_snapshot *snap,
 				      const void *key, size_t klen)
 {
 	struct sm_cursor cur;
 
 	if (bytewise(snap->map))
-		return find_bytewise(snap, key, klen);
+		return snap->search->find(snap, key, klen);
 	if (!layout_seek(snap, key, klen, &cur))
 		return NULL;
 	return chunk_entry_at(cursor_chunk(snap, &cur), cur.index);
@@ -402,7 +543,8 @@ size_t sm_layout_chunk_size_of(const struct snapmap_snapshot *snap,
 
 	if (snap->npages == 0)
 		return 0;
-	return chunk_of(snap, key, klen, &page, &slot)->count;
+	sm_layout_place(snap, key, klen, &page, &slot);
+	return snap->pages[page]->chunks[slot]->count;
 }
 
 bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)

@@ -124,4 +124,23 @@ tests_fault_fault_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 tests_fault_fault_LDADD = lib/libsnapmap-test.la $(CRITERION_LIBS) \
 	$(URCU_LIBS)
 
+# ---------------------------------------------------------------------
+# The search paths (issue 12): tests/layout/layout runs every SIMD path
+# this CPU has and the scalar one on the same keys.  It links the test
+# build of the library to see which path a map is on and how its chunks
+# were cut.
+# ---------------------------------------------------------------------
+if HAVE_CRITERION
+check_PROGRAMS += tests/layout/layout
+if !TSAN
+TESTS += tests/layout/layout
+endif
+endif
+
+tests_layout_layout_SOURCES = tests/contract.h tests/layout/test_search.c
+tests_layout_layout_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib -DSM_TESTING
+tests_layout_layout_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+tests_layout_layout_LDADD = lib/libsnapmap-test.la $(CRITERION_LIBS) \
+	$(URCU_LIBS)
+
 include $(srcdir)/tests/headers/local.mk
