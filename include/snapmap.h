@@ -85,7 +85,11 @@
  * the library's or the application's: what it would wait for is queued
  * behind it), in a value destructor, in a snapmap_update() callback of
  * any map (it holds that map's writer mutex), or inside a read-side
- * critical section (memb, mb, bp).  There a write goes over the limit
+ * critical section (memb, mb, bp).  (A call_rcu worker is recognized
+ * once it has run one of the library's callbacks: the default worker
+ * runs one as soon as the first map of its flavor is created; a
+ * per-CPU or per-thread worker of the application's, from its first
+ * reclamation of a map's snapshot.)  There a write goes over the limit
  * (counted in snapmap_stats()), snapmap_destroy() tears the map down
  * without waiting (inside a read-side critical section it returns
  * -EDEADLK), and snapmap_unwatch() and snapmap_wait_version() return
