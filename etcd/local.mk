@@ -1,0 +1,64 @@
+# libsnapmap-etcd: the optional etcd mirror (include/snapmap-etcd.h), its
+# tests against a real etcd, and its example.  Built when configure found
+# libcurl and json-c (--with-etcd); included by Makefile.am.
+
+EXTRA_DIST += snapmap-etcd.pc.in
+
+if HAVE_ETCD
+include_HEADERS += include/snapmap-etcd.h
+pkgconfig_DATA += snapmap-etcd.pc
+
+lib_LTLIBRARIES += etcd/libsnapmap-etcd.la
+etcd_libsnapmap_etcd_la_SOURCES = \
+	etcd/internal.h \
+	etcd/base64.h \
+	etcd/base64.c \
+	etcd/http.c \
+	etcd/sync.c \
+	etcd/mirror.c
+etcd_libsnapmap_etcd_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) \
+	$(ETCD_DEPS_CFLAGS)
+etcd_libsnapmap_etcd_la_LDFLAGS = $(AM_LDFLAGS) -no-undefined \
+	-version-info $(SNAPMAP_LT_VERSION)
+etcd_libsnapmap_etcd_la_LIBADD = lib/libsnapmap.la $(ETCD_DEPS_LIBS) $(LIBS)
+
+# The tests start a real etcd (tests/etcd/server.c), one per test; run
+# them one at a time (see main in test_mirror.c).
+if HAVE_ETCD_TESTS
+if HAVE_CRITERION
+check_PROGRAMS += tests/etcd/etcd
+if !TSAN
+TESTS += tests/etcd/etcd
+endif
+endif
+endif
+tests_etcd_etcd_SOURCES = \
+	tests/etcd/server.h \
+	tests/etcd/server.c \
+	tests/etcd/test_mirror.c \
+	etcd/base64.h \
+	etcd/base64.c
+tests_etcd_etcd_CPPFLAGS = $(AM_CPPFLAGS) -DETCD_BIN='"$(ETCD)"' \
+	-DETCDCTL_BIN='"$(ETCDCTL)"'
+tests_etcd_etcd_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(ETCD_DEPS_CFLAGS)
+tests_etcd_etcd_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
+	$(CRITERION_LIBS) $(ETCD_DEPS_LIBS) $(URCU_LIBS)
+endif
+
+if HAVE_ETCD
+noinst_PROGRAMS += examples/etcd_cache
+TESTS += examples/etcd_cache
+examples_etcd_cache_SOURCES = examples/etcd_cache.c
+examples_etcd_cache_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
+	$(URCU_LIBS)
+endif
+
+if HAVE_ETCD
+dist_man3_MANS += \
+	man/snapmap_etcd_mirror_start.3 \
+	man/snapmap_etcd_mirror_start_flavor.3 \
+	man/snapmap_etcd_mirror_stop.3 \
+	man/snapmap_etcd_revision.3 \
+	man/snapmap_etcd_wait_revision.3 \
+	man/snapmap_etcd_stats.3
+endif

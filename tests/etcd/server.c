@@ -1,0 +1,260 @@
+/*
+ * server.c - see server.h.
+ */
+#include "server.h"
+#include "../../etcd/base64.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_WAIT_MS	30000
+#define CTL_ARGS	32
+
+int etcd_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	cr_assert(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *arg)
+{
+	int *healthy = arg;
+
+	if (memmem(p, size * n, "\"true\"", 6))
+		*healthy = 1;
+	return size * n;
+}
+
+static int healthy(struct etcd_server *s)
+{
+	char url[96];
+	CURL *c = curl_easy_init();
+	int ok = 0;
+
+	snprintf(url, sizeof(url), "%s/health", s->endpoint);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ok);
+	curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	return ok;
+}
+
+static void launch(struct etcd_server *s)
+{
+	char client[64], peer[64], cluster[96], data[300];
+
+	snprintf(client, sizeof(client), "http://127.0.0.1:%d", s->client_port);
+	snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", s->peer_port);
+	snprintf(cluster, sizeof(cluster), "t=%s", peer);
+	snprintf(data, sizeof(data), "%s/data", s->dir);
+	s->pid = fork();
+	cr_assert(s->pid >= 0);
+	if (s->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(ETCD_BIN, "etcd", "--name", "t", "--data-dir", data,
+		      "--listen-client-urls", client,
+		      "--advertise-client-urls", client,
+		      "--listen-peer-urls", peer,
+		      "--initial-advertise-peer-urls", peer,
+		      "--initial-cluster", cluster,
+		      "--max-txn-ops", "1000",
+		      "--log-level", "error", (char *)NULL);
+		_exit(127);
+	}
+	for (int waited = 0; !healthy(s); waited += 100) {
+		int st;
+
+		cr_assert(waitpid(s->pid, &st, WNOHANG) == 0,
+			  "etcd exited while starting");
+		cr_assert(waited < START_WAIT_MS, "etcd did not answer");
+		usleep(100000);
+	}
+}
+
+void etcd_start(struct etcd_server *s)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s/snapmap-etcd.XXXXXX",
+		 tmp ? tmp : "/tmp");
+	cr_assert(mkdtemp(s->dir));
+	s->client_port = etcd_free_port();
+	do
+		s->peer_port = etcd_free_port();
+	while (s->peer_port == s->client_port);
+	snprintf(s->endpoint, sizeof(s->endpoint), "http://127.0.0.1:%d",
+		 s->client_port);
+	launch(s);
+}
+
+void etcd_restart(struct etcd_server *s)
+{
+	launch(s);
+}
+
+void etcd_kill(struct etcd_server *s, int sig)
+{
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, sig);
+	waitpid(s->pid, NULL, 0);
+	s->pid = 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+void etcd_stop(struct etcd_server *s)
+{
+	etcd_kill(s, SIGKILL);
+	if (s->dir[0])
+		nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	s->dir[0] = '\0';
+}
+
+char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
+{
+	const char *argv[CTL_ARGS];
+	char ep[80];
+	int in[2], out[2], argc = 0, st;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t n;
+	pid_t pid;
+	va_list ap;
+
+	snprintf(ep, sizeof(ep), "--endpoints=%s", s->endpoint);
+	argv[argc++] = "etcdctl";
+	argv[argc++] = ep;
+	va_start(ap, arg);
+	for (; arg && argc < CTL_ARGS - 1; arg = va_arg(ap, const char *))
+		argv[argc++] = arg;
+	va_end(ap);
+	argv[argc] = NULL;
+	cr_assert(buf && pipe(in) == 0 && pipe(out) == 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		setenv("ETCDCTL_API", "3", 1);
+		execv(ETCDCTL_BIN, (char **)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	/* Inputs are small (a transaction), well within a pipe buffer. */
+	if (input)
+		cr_assert(write(in[1], input, strlen(input)) ==
+			  (ssize_t)strlen(input));
+	close(in[1]);
+	while ((n = read(out[0], buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert(buf);
+		}
+	}
+	buf[len] = '\0';
+	close(out[0]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "etcdctl %s failed: %s", argv[2], buf);
+	return buf;
+}
+
+int64_t etcdctl_revision(const char *json_out)
+{
+	struct json_object *o = json_tokener_parse(json_out), *h, *r;
+	int64_t rev;
+
+	cr_assert(o, "etcdctl: not JSON: %s", json_out);
+	cr_assert(json_object_object_get_ex(o, "header", &h) &&
+		  json_object_object_get_ex(h, "revision", &r));
+	rev = json_object_get_int64(r);
+	json_object_put(o);
+	return rev;
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	char **buf = arg;
+	size_t old = *buf ? strlen(*buf) : 0;
+
+	*buf = realloc(*buf, old + size * n + 1);
+	memcpy(*buf + old, p, size * n);
+	(*buf)[old + size * n] = '\0';
+	return size * n;
+}
+
+int64_t etcd_put_raw(struct etcd_server *s, const void *key, size_t klen,
+		     const void *val, size_t vlen)
+{
+	struct json_object *req = json_object_new_object();
+	char *k = etcd_b64_encode(key, klen), *v = etcd_b64_encode(val, vlen);
+	char url[96], *resp = NULL;
+	struct curl_slist *hdr = curl_slist_append(NULL,
+		"Content-Type: application/json");
+	CURL *c = curl_easy_init();
+	int64_t rev;
+
+	json_object_object_add(req, "key", json_object_new_string(k));
+	json_object_object_add(req, "value", json_object_new_string(v));
+	snprintf(url, sizeof(url), "%s/v3/kv/put", s->endpoint);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS,
+			 json_object_to_json_string(req));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	cr_assert(curl_easy_perform(c) == CURLE_OK);
+	rev = etcdctl_revision(resp);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdr);
+	json_object_put(req);
+	free(k);
+	free(v);
+	free(resp);
+	return rev;
+}
