@@ -203,7 +203,7 @@ char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 	return buf;
 }
 
-int64_t etcdctl_revision(const char *json_out)
+int64_t etcdctl_revision(char *json_out)
 {
 	struct json_object *o = json_tokener_parse(json_out), *h, *r;
 	int64_t rev;
@@ -213,6 +213,7 @@ int64_t etcdctl_revision(const char *json_out)
 		  json_object_object_get_ex(h, "revision", &r));
 	rev = json_object_get_int64(r);
 	json_object_put(o);
+	free(json_out);
 	return rev;
 }
 
@@ -255,6 +256,5 @@ int64_t etcd_put_raw(struct etcd_server *s, const void *key, size_t klen,
 	json_object_put(req);
 	free(k);
 	free(v);
-	free(resp);
 	return rev;
 }

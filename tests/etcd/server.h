@@ -38,8 +38,8 @@ int etcd_free_port(void);
 char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 	__attribute__((sentinel));
 
-/* The revision etcdctl -w json printed in its header. */
-int64_t etcdctl_revision(const char *json_out);
+/* The revision etcdctl -w json printed in its header; frees @json_out. */
+int64_t etcdctl_revision(char *json_out);
 
 /* A put of arbitrary bytes through the JSON gateway; returns the revision. */
 int64_t etcd_put_raw(struct etcd_server *s, const void *key, size_t klen,

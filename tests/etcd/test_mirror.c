@@ -183,7 +183,6 @@ static int64_t txn(const char *ops)
 	out = etcdctl(&srv, in, "txn", "-w", "json", NULL);
 	rev = etcdctl_revision(out);
 	free(in);
-	free(out);
 	return rev;
 }
 
@@ -205,8 +204,8 @@ Test(etcd, initial_sync_20k_keys_equals_etcdctl_in_one_publish)
 		rev = txn(ops);
 	}
 	free(ops);
-	etcdctl(&srv, NULL, "put", "/bif", "outside", NULL);
-	etcdctl(&srv, NULL, "put", "/bih", "outside", NULL);
+	free(etcdctl(&srv, NULL, "put", "/bif", "outside", NULL));
+	free(etcdctl(&srv, NULL, "put", "/bih", "outside", NULL));
 
 	struct snapmap_etcd_config cfg = config("/big/");
 	start(&cfg);
@@ -309,7 +308,7 @@ Test(etcd, deletes_delete_and_wait_revision_after_put)
 Test(etcd, sigkill_and_restart_keeps_the_map_and_catches_up)
 {
 	struct snapmap_etcd_config cfg = config("/r/");
-	etcdctl(&srv, NULL, "put", "/r/a", "1", NULL);
+	free(etcdctl(&srv, NULL, "put", "/r/a", "1", NULL));
 	start(&cfg);
 	wait_watching();
 	uint64_t v = map_version();
@@ -323,7 +322,7 @@ Test(etcd, sigkill_and_restart_keeps_the_map_and_catches_up)
 	cr_assert_eq(snapmap_get(map, "a", 1, NULL, 0, NULL), -ERANGE);
 
 	etcd_restart(&srv);
-	etcdctl(&srv, NULL, "put", "/r/b", "2", NULL);
+	free(etcdctl(&srv, NULL, "put", "/r/b", "2", NULL));
 	int64_t rev = etcdctl_revision(etcdctl(&srv, NULL, "del", "/r/a",
 					       "-w", "json", NULL));
 	cr_assert_eq(snapmap_etcd_wait_revision(mirror, rev, WAIT_MS), 0);
@@ -341,14 +340,14 @@ Test(etcd, compaction_while_disconnected_resyncs_in_one_publish)
 	/* A backoff longer than a restart plus a compaction: the mirror is
 	 * still away when etcd compacts what it would resume from. */
 	cfg.backoff_min_ms = cfg.backoff_max_ms = 10000;
-	etcdctl(&srv, NULL, "put", "/c/a", "1", NULL);
-	etcdctl(&srv, NULL, "put", "/c/b", "1", NULL);
+	free(etcdctl(&srv, NULL, "put", "/c/a", "1", NULL));
+	free(etcdctl(&srv, NULL, "put", "/c/b", "1", NULL));
 	start(&cfg);
 	wait_watching();
 	etcd_kill(&srv, SIGKILL);
 	etcd_restart(&srv);
-	etcdctl(&srv, NULL, "put", "/c/c", "1", NULL);
-	etcdctl(&srv, NULL, "del", "/c/a", NULL);
+	free(etcdctl(&srv, NULL, "put", "/c/c", "1", NULL));
+	free(etcdctl(&srv, NULL, "del", "/c/a", NULL));
 	int64_t rev = etcdctl_revision(etcdctl(&srv, NULL, "put", "/c/b",
 					       "2", "-w", "json", NULL));
 	char revs[32];
@@ -370,7 +369,7 @@ Test(etcd, compaction_while_disconnected_resyncs_in_one_publish)
 
 Test(etcd, empty_prefix_syncs_to_an_empty_map)
 {
-	etcdctl(&srv, NULL, "put", "/other", "x", NULL);
+	free(etcdctl(&srv, NULL, "put", "/other", "x", NULL));
 	struct snapmap_etcd_config cfg = config("/nothing/here/");
 	start(&cfg);
 	/* Nothing to replace: the core publishes nothing or one version. */
@@ -427,7 +426,7 @@ Test(etcd, values_over_the_limits_are_reported_not_applied)
 	cr_assert_eq(snapmap_destroy(map), 0);
 	map = snapmap_new(&mc);
 	cr_assert(map);
-	etcdctl(&srv, NULL, "put", "/l/big", "fits", NULL);
+	free(etcdctl(&srv, NULL, "put", "/l/big", "fits", NULL));
 	struct snapmap_etcd_config cfg = config("/l/");
 	start(&cfg);
 	cr_assert_eq(snapmap_get(map, "big", 3, NULL, 0, NULL), -ERANGE);
@@ -451,7 +450,7 @@ Test(etcd, keep_prefix_and_failover_to_the_next_endpoint)
 	char eps[160];
 	snprintf(eps, sizeof(eps), "http://127.0.0.1:%d,%s",
 		 etcd_free_port(), srv.endpoint);
-	etcdctl(&srv, NULL, "put", "/f/a", "1", NULL);
+	free(etcdctl(&srv, NULL, "put", "/f/a", "1", NULL));
 	struct snapmap_etcd_config cfg = config("/f/");
 	cfg.endpoints = eps;
 	cfg.flags = SNAPMAP_ETCD_KEEP_PREFIX;
