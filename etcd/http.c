@@ -26,6 +26,7 @@ void etcd_http_fini(struct snapmap_etcd_mirror *m)
 	if (m->multi)
 		curl_multi_cleanup(m->multi);
 	free(m->body);
+	etcd_forget_token(m);
 }
 
 /* Hands every complete line of the stream to line_fn, keeps the rest. */
@@ -106,6 +107,22 @@ static int curl_errno(CURLcode c)
 }
 
 /*
+ * gRPC codes of etcd's errors: 11 (OUT_OF_RANGE) is "required revision
+ * has been compacted"; 16 (UNAUTHENTICATED) a bad token, 7
+ * (PERMISSION_DENIED) a user without read permission, and a wrong
+ * password comes as 3 (INVALID_ARGUMENT) "authentication failed".
+ */
+int etcd_grpc_errno(int code, const char *msg)
+{
+	if (code == 11)
+		return -ESTALE;
+	if (code == 16 || code == 7 ||
+	    (code == 3 && strstr(msg, "authentication failed")))
+		return -EACCES;
+	return -EPROTO;
+}
+
+/*
  * An error answer of the gateway: {"error": ..., "message": ..., "code":
  * N} with a gRPC code; 11 (OUT_OF_RANGE) is etcd's "required revision
  * has been compacted".
@@ -119,8 +136,8 @@ static int gateway_error(struct snapmap_etcd_mirror *m, long status)
 	if (o) {
 		json_object_object_get_ex(o, "message", &msg);
 		json_object_object_get_ex(o, "code", &code);
-		if (code && json_object_get_int(code) == 11)
-			rc = -ESTALE;
+		rc = etcd_grpc_errno(code ? json_object_get_int(code) : -1,
+				msg ? json_object_get_string(msg) : "");
 	}
 	etcd_fail(m, rc, "%s: HTTP %ld: %s", m->endpoints[m->cur], status,
 		  msg ? json_object_get_string(msg) : "no error message");
@@ -128,14 +145,43 @@ static int gateway_error(struct snapmap_etcd_mirror *m, long status)
 	return rc;
 }
 
-/*
- * Posts @req (JSON) to @path of the current endpoint.  Without @line_fn
- * the whole answer is left in m->body; with it, each line of a 200
- * answer goes to @line_fn as it arrives.  Returns 0, -ECANCELED when
- * the mirror is stopping, or a negative errno (and m->msg says it).
- */
-int etcd_post(struct snapmap_etcd_mirror *m, const char *path,
-	      struct json_object *req, long timeout_ms, etcd_line_fn line_fn)
+/* The request's headers: JSON, and the auth token once there is one. */
+static struct curl_slist *headers(struct snapmap_etcd_mirror *m)
+{
+	struct curl_slist *h = curl_slist_append(NULL,
+		"Content-Type: application/json"), *t;
+	char *auth;
+
+	if (!h || !m->token)
+		return h;
+	auth = malloc(strlen(m->token) + sizeof("Authorization: "));
+	if (!auth) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	strcpy(auth, "Authorization: ");
+	strcat(auth, m->token);
+	t = curl_slist_append(h, auth);
+	free(auth);
+	if (!t)
+		curl_slist_free_all(h);
+	return t;
+}
+
+static void set_tls(struct snapmap_etcd_mirror *m)
+{
+	if (m->cfg.ca_file)
+		curl_easy_setopt(m->easy, CURLOPT_CAINFO, m->cfg.ca_file);
+	if (m->cfg.cert_file)
+		curl_easy_setopt(m->easy, CURLOPT_SSLCERT, m->cfg.cert_file);
+	if (m->cfg.key_file)
+		curl_easy_setopt(m->easy, CURLOPT_SSLKEY, m->cfg.key_file);
+}
+
+/* One POST, see etcd_post(). */
+static int post_once(struct snapmap_etcd_mirror *m, const char *path,
+		     struct json_object *req, long timeout_ms,
+		     etcd_line_fn line_fn)
 {
 	const char *ep = m->endpoints[m->cur];
 	struct curl_slist *hdr;
@@ -145,7 +191,7 @@ int etcd_post(struct snapmap_etcd_mirror *m, const char *path,
 	int rc = 0, running = 1;
 
 	url = malloc(strlen(ep) + strlen(path) + 1);
-	hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	hdr = headers(m);
 	if (!url || !hdr) {
 		free(url);
 		curl_slist_free_all(hdr);
@@ -176,6 +222,7 @@ int etcd_post(struct snapmap_etcd_mirror *m, const char *path,
 	curl_easy_setopt(m->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(m->easy, CURLOPT_TCP_KEEPIDLE, 5L);
 	curl_easy_setopt(m->easy, CURLOPT_TCP_KEEPINTVL, 2L);
+	set_tls(m);
 	curl_multi_add_handle(m->multi, m->easy);
 
 	while (running) {
@@ -219,4 +266,61 @@ int etcd_post(struct snapmap_etcd_mirror *m, const char *path,
 		return -ECONNRESET;
 	}
 	return 0;
+}
+
+/* With a user: get a token for the current endpoint (simple tokens are
+ * per member, so every failover asks again). */
+static int authenticate(struct snapmap_etcd_mirror *m)
+{
+	struct json_object *req = json_object_new_object(), *resp, *tok;
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	json_object_object_add(req, "name",
+			       json_object_new_string(m->cfg.user));
+	json_object_object_add(req, "password",
+			       json_object_new_string(m->cfg.password ?
+						      m->cfg.password : ""));
+	rc = post_once(m, "/v3/auth/authenticate", req,
+		       m->cfg.request_timeout_ms, NULL);
+	json_object_put(req);
+	if (rc)
+		return rc;
+	resp = json_tokener_parse(m->body);
+	if (resp && json_object_object_get_ex(resp, "token", &tok))
+		m->token = strdup(json_object_get_string(tok));
+	else
+		etcd_fail(m, rc = -EPROTO, "%s: authenticate: no token",
+			  m->endpoints[m->cur]);
+	json_object_put(resp);
+	return rc ? rc : m->token ? 0 : -ENOMEM;
+}
+
+void etcd_forget_token(struct snapmap_etcd_mirror *m)
+{
+	free(m->token);
+	m->token = NULL;
+}
+
+/*
+ * Posts @req (JSON) to @path of the current endpoint, authenticating
+ * first when a user is configured.  Without @line_fn the whole answer
+ * is left in m->body; with it, each line of a 200 answer goes to
+ * @line_fn as it arrives.  Returns 0, -ECANCELED when the mirror is
+ * stopping, or a negative errno (and m->msg says it).
+ */
+int etcd_post(struct snapmap_etcd_mirror *m, const char *path,
+	      struct json_object *req, long timeout_ms, etcd_line_fn line_fn)
+{
+	int rc = 0;
+
+	if (m->cfg.user && !m->token)
+		rc = authenticate(m);
+	if (!rc)
+		rc = post_once(m, path, req, timeout_ms, line_fn);
+	/* An expired or refused token: ask for a new one next time. */
+	if (rc == -EACCES)
+		etcd_forget_token(m);
+	return rc;
 }

@@ -26,7 +26,7 @@ typedef int (*etcd_line_fn)(struct snapmap_etcd_mirror *m, const char *line,
 struct snapmap_etcd_mirror {
 	struct snapmap *map;
 	const struct rcu_flavor_struct *flavor;
-	struct snapmap_etcd_config cfg;	/* endpoints/prefix point below */
+	struct snapmap_etcd_config cfg;	/* strings: our own copies */
 	char **endpoints;
 	unsigned n_endpoints;
 	unsigned cur;			/* endpoint in use */
@@ -34,6 +34,7 @@ struct snapmap_etcd_mirror {
 	size_t prefix_len;
 	char *key_b64;			/* the prefix, for requests */
 	char *range_end_b64;		/* its range end ("AA==" for all) */
+	char *token;			/* auth token of the current endpoint */
 	struct snapmap_batch *batch;
 
 	pthread_t thread;
@@ -68,6 +69,8 @@ struct snapmap_etcd_mirror {
 /* http.c */
 int etcd_http_init(struct snapmap_etcd_mirror *m);
 void etcd_http_fini(struct snapmap_etcd_mirror *m);
+void etcd_forget_token(struct snapmap_etcd_mirror *m);
+int etcd_grpc_errno(int code, const char *msg);
 int etcd_post(struct snapmap_etcd_mirror *m, const char *path,
 	      struct json_object *req, long timeout_ms, etcd_line_fn line_fn);
 

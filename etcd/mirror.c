@@ -114,6 +114,7 @@ static void backoff(struct snapmap_etcd_mirror *m, unsigned *seed)
 	ms = d / 2 + (d / 2 ? (uint64_t)rand_r(seed) % (d / 2 + 1) : 0);
 	m->failures++;
 	m->cur = (m->cur + 1) % m->n_endpoints;
+	etcd_forget_token(m);
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(ms / 1000);
@@ -192,6 +193,11 @@ static void mirror_free(struct snapmap_etcd_mirror *m)
 	free(m->prefix);
 	free(m->key_b64);
 	free(m->range_end_b64);
+	free((char *)m->cfg.ca_file);
+	free((char *)m->cfg.cert_file);
+	free((char *)m->cfg.key_file);
+	free((char *)m->cfg.user);
+	free((char *)m->cfg.password);
 	snapmap_batch_free(m->batch);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
@@ -260,9 +266,48 @@ static int check_config(const struct snapmap_etcd_config *c)
 	if (!c->endpoints || (!c->prefix && c->prefix_len) ||
 	    c->connect_timeout_ms < 0 || c->request_timeout_ms < 0 ||
 	    c->backoff_min_ms < 0 || c->backoff_max_ms < 0 ||
-	    c->stale_after_ms < 0 || (c->flags & ~SNAPMAP_ETCD_KEEP_PREFIX))
+	    c->stale_after_ms < 0 || (c->flags & ~SNAPMAP_ETCD_KEEP_PREFIX) ||
+	    (c->key_file && !c->cert_file) || (c->password && !c->user))
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * Keeps a copy of an optional string of the configuration; a TLS file
+ * must be readable now, so that a wrong path fails the start instead of
+ * every connection.
+ */
+static int copy_opt(const char **dst, const char *src, bool is_file)
+{
+	FILE *f;
+
+	*dst = NULL;
+	if (!src)
+		return 0;
+	if (is_file) {
+		f = fopen(src, "r");
+		if (!f)
+			return -errno;
+		fclose(f);
+	}
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int copy_strings(struct snapmap_etcd_mirror *m,
+			const struct snapmap_etcd_config *c)
+{
+	int rc = copy_opt(&m->cfg.ca_file, c->ca_file, true);
+
+	if (!rc)
+		rc = copy_opt(&m->cfg.cert_file, c->cert_file, true);
+	if (!rc)
+		rc = copy_opt(&m->cfg.key_file, c->key_file, true);
+	if (!rc)
+		rc = copy_opt(&m->cfg.user, c->user, false);
+	if (!rc)
+		rc = copy_opt(&m->cfg.password, c->password, false);
+	return rc;
 }
 
 int snapmap_etcd_mirror_start_flavor(struct snapmap *map,
@@ -288,6 +333,8 @@ int snapmap_etcd_mirror_start_flavor(struct snapmap *map,
 	m->map = map;
 	m->flavor = flavor;
 	m->cfg = *cfg;
+	m->cfg.ca_file = m->cfg.cert_file = m->cfg.key_file = NULL;
+	m->cfg.user = m->cfg.password = NULL;
 #define DEFAULT(f, v) do { if (!m->cfg.f) m->cfg.f = (v); } while (0)
 	DEFAULT(connect_timeout_ms, DEFAULT_CONNECT_MS);
 	DEFAULT(request_timeout_ms, DEFAULT_REQUEST_MS);
@@ -306,6 +353,8 @@ int snapmap_etcd_mirror_start_flavor(struct snapmap *map,
 	rc = m->cfg.backoff_min_ms > m->cfg.backoff_max_ms ? -EINVAL : 0;
 	if (!rc)
 		rc = parse_endpoints(m, cfg->endpoints);
+	if (!rc)
+		rc = copy_strings(m, cfg);
 	m->prefix_len = cfg->prefix_len;
 	m->prefix = malloc(cfg->prefix_len + 1);
 	if (!rc && !m->prefix)

@@ -295,14 +295,25 @@ static int on_watch_line(struct snapmap_etcd_mirror *m, const char *line,
 	if (!o)
 		return bad_answer(m, "watch: not JSON");
 	if (!json_object_object_get_ex(o, "result", &res)) {
-		struct json_object *msg = NULL;
+		/* A stream error: {"error": {"grpc_code": N, "message": ...}} */
+		struct json_object *err = NULL, *msg = NULL, *code = NULL;
+		const char *text = line;
 
-		json_object_object_get_ex(o, "message", &msg);
-		etcd_fail(m, -ECONNRESET, "%s: watch: %s",
-			  m->endpoints[m->cur],
-			  msg ? json_object_get_string(msg) : line);
+		if (json_object_object_get_ex(o, "error", &err) &&
+		    json_object_is_type(err, json_type_object)) {
+			json_object_object_get_ex(err, "message", &msg);
+			json_object_object_get_ex(err, "grpc_code", &code);
+		}
+		if (msg)
+			text = json_object_get_string(msg);
+		rc = etcd_grpc_errno(code ? json_object_get_int(code) : -1, text);
+		if (rc == -EPROTO)
+			rc = -ECONNRESET;	/* the stream broke: resume */
+		etcd_fail(m, rc, "%s: watch: %s", m->endpoints[m->cur], text);
 		json_object_put(o);
-		return -ECONNRESET;
+		if (rc == -EACCES)
+			etcd_forget_token(m);
+		return rc;
 	}
 	etcd_seen_revision(m, header_revision(res));
 	if (json_object_object_get_ex(res, "canceled", &v) &&

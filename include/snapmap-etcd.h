@@ -30,9 +30,12 @@
  * holds), the rest of its etcd transaction is applied, and the rejection
  * is reported (SNAPMAP_ETCD_ERROR with -E2BIG, stats.rejected).
  *
- * Not provided in this version: TLS (https endpoints are passed to
- * libcurl as they are, with its default CA store, but no client
- * certificate or CA file can be configured), user/password auth.
+ * TLS: https:// endpoints, verified against @ca_file (or libcurl's
+ * default store), with an optional client certificate for etcd's
+ * --client-cert-auth.  Auth: with @user, the mirror authenticates
+ * (POST /v3/auth/authenticate) on each endpoint it uses and sends the
+ * token with every request; a refused password or token is reported as
+ * -EACCES and retried with backoff, as any failure.
  *
  * Synchronization: start, stop and stats may be called from any thread;
  * stop must not run concurrently with any other call on the same mirror,
@@ -65,6 +68,7 @@ enum snapmap_etcd_event_type {
  * @revision: the etcd revision the map holds after the event.
  * @code:     ERROR: a negative errno (-ECONNREFUSED, -ETIMEDOUT,
  *            -ECONNRESET, -EPROTO for an answer etcd should not give,
+ *            -EACCES for a refused password, token or permission,
  *            -E2BIG for a rejected key or value, -ENOMEM); 0 otherwise.
  * @message:  ERROR: the failure in words (endpoint included); "" else.
  * @stale_ms: STALE: milliseconds since the watch was lost (or since
@@ -112,6 +116,10 @@ typedef void (*snapmap_etcd_event_fn)(struct snapmap_etcd_mirror *mirror,
  *                      after this long without a watch (default 10000).
  * @page_size:          keys per range page (default 1000).
  * @event, @event_ctx:  optional callback.
+ * @ca_file:            optional: PEM file of the CA(s) that signed the
+ *                      endpoints' certificates.
+ * @cert_file, @key_file: optional: client certificate and its key (PEM).
+ * @user, @password:    optional: etcd user (auth enabled on the cluster).
  */
 struct snapmap_etcd_config {
 	const char *endpoints;
@@ -126,6 +134,11 @@ struct snapmap_etcd_config {
 	size_t page_size;
 	snapmap_etcd_event_fn event;
 	void *event_ctx;
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+	const char *user;
+	const char *password;
 };
 
 /*
@@ -186,8 +199,10 @@ struct snapmap_etcd_stats {
  *
  * Returns 0, -EINVAL (a NULL argument, no endpoint, an endpoint that is
  * not an http:// or https:// URL, a negative timeout, backoff_min_ms >
- * backoff_max_ms), -ENOMEM, or -EAGAIN when the thread cannot be
- * created.
+ * backoff_max_ms, a key_file without a cert_file, a password without a
+ * user), the negative errno of opening a TLS file (-ENOENT, -EACCES:
+ * bad files are refused here, not found at the first connection),
+ * -ENOMEM, or -EAGAIN when the thread cannot be created.
  *
  * Calling threads are NOT required to be registered RCU threads.
  */

@@ -51,12 +51,23 @@ static size_t sink(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* What a client of @s needs to connect: the CA and a certificate. */
+static void client_tls(struct etcd_server *s, CURL *c)
+{
+	if (!s->tls)
+		return;
+	curl_easy_setopt(c, CURLOPT_CAINFO, s->ca);
+	curl_easy_setopt(c, CURLOPT_SSLCERT, s->cert);
+	curl_easy_setopt(c, CURLOPT_SSLKEY, s->key);
+}
+
 static int healthy(struct etcd_server *s)
 {
 	char url[96];
 	CURL *c = curl_easy_init();
 	int ok = 0;
 
+	client_tls(s, c);
 	snprintf(url, sizeof(url), "%s/health", s->endpoint);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
@@ -71,7 +82,13 @@ static void launch(struct etcd_server *s)
 {
 	char client[64], peer[64], cluster[96], data[300];
 
-	snprintf(client, sizeof(client), "http://127.0.0.1:%d", s->client_port);
+	char cert[330], key[330], ca[330];
+
+	snprintf(client, sizeof(client), "%s://127.0.0.1:%d",
+		 s->tls ? "https" : "http", s->client_port);
+	snprintf(cert, sizeof(cert), "--cert-file=%s/server.pem", s->dir);
+	snprintf(key, sizeof(key), "--key-file=%s/server.key", s->dir);
+	snprintf(ca, sizeof(ca), "--trusted-ca-file=%s", s->ca);
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", s->peer_port);
 	snprintf(cluster, sizeof(cluster), "t=%s", peer);
 	snprintf(data, sizeof(data), "%s/data", s->dir);
@@ -90,7 +107,9 @@ static void launch(struct etcd_server *s)
 		      "--initial-advertise-peer-urls", peer,
 		      "--initial-cluster", cluster,
 		      "--max-txn-ops", "1000",
-		      "--log-level", "error", (char *)NULL);
+		      "--log-level", "error",
+		      s->tls ? cert : NULL, key, ca, "--client-cert-auth",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int waited = 0; !healthy(s); waited += 100) {
@@ -103,7 +122,7 @@ static void launch(struct etcd_server *s)
 	}
 }
 
-void etcd_start(struct etcd_server *s)
+static void prepare(struct etcd_server *s, int tls)
 {
 	const char *tmp = getenv("TMPDIR");
 
@@ -115,9 +134,54 @@ void etcd_start(struct etcd_server *s)
 	do
 		s->peer_port = etcd_free_port();
 	while (s->peer_port == s->client_port);
-	snprintf(s->endpoint, sizeof(s->endpoint), "http://127.0.0.1:%d",
-		 s->client_port);
+	s->tls = tls;
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s://127.0.0.1:%d",
+		 tls ? "https" : "http", s->client_port);
+	snprintf(s->ca, sizeof(s->ca), "%s/ca.pem", s->dir);
+	snprintf(s->cert, sizeof(s->cert), "%s/client.pem", s->dir);
+	snprintf(s->key, sizeof(s->key), "%s/client.key", s->dir);
+}
+
+void etcd_start(struct etcd_server *s)
+{
+	prepare(s, 0);
 	launch(s);
+}
+
+/* P-256 keys: quick to make. */
+#define NEWKEY "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+#define SIGN "openssl x509 -req -CA ca.pem -CAkey ca.key -CAcreateserial -days 1"
+
+void etcd_start_tls(struct etcd_server *s)
+{
+	char cmd[2048];
+
+	prepare(s, 1);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && exec >/dev/null 2>&1 && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		 "-nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca && "
+		 NEWKEY " -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+		 "printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > server.ext && "
+		 SIGN " -in server.csr -out server.pem -extfile server.ext && "
+		 NEWKEY " -keyout client.key -out client.csr -subj /CN=root && "
+		 "printf 'extendedKeyUsage=clientAuth\n' > client.ext && "
+		 SIGN " -in client.csr -out client.pem -extfile client.ext",
+		 s->dir);
+	cr_assert_eq(system(cmd), 0, "openssl could not make certificates");
+	launch(s);
+}
+
+void etcd_enable_auth(struct etcd_server *s, const char *root_password)
+{
+	static char user[64];
+	char add[80];
+
+	snprintf(add, sizeof(add), "root:%s", root_password);
+	free(etcdctl(s, NULL, "user", "add", add, NULL));
+	free(etcdctl(s, NULL, "auth", "enable", NULL));
+	snprintf(user, sizeof(user), "--user=root:%s", root_password);
+	s->user = user;
 }
 
 void etcd_restart(struct etcd_server *s)
@@ -160,9 +224,21 @@ char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 	pid_t pid;
 	va_list ap;
 
+	char cacert[330], cert[330], key[330];
+
 	snprintf(ep, sizeof(ep), "--endpoints=%s", s->endpoint);
 	argv[argc++] = "etcdctl";
 	argv[argc++] = ep;
+	if (s->tls) {
+		snprintf(cacert, sizeof(cacert), "--cacert=%s", s->ca);
+		snprintf(cert, sizeof(cert), "--cert=%s", s->cert);
+		snprintf(key, sizeof(key), "--key=%s", s->key);
+		argv[argc++] = cacert;
+		argv[argc++] = cert;
+		argv[argc++] = key;
+	}
+	if (s->user)
+		argv[argc++] = s->user;
 	va_start(ap, arg);
 	for (; arg && argc < CTL_ARGS - 1; arg = va_arg(ap, const char *))
 		argv[argc++] = arg;
@@ -199,7 +275,7 @@ char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 	close(out[0]);
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "etcdctl %s failed: %s", argv[2], buf);
+		  "etcdctl %s failed: %s", argv[argc - 1], buf);
 	return buf;
 }
 
@@ -242,6 +318,7 @@ int64_t etcd_put_raw(struct etcd_server *s, const void *key, size_t klen,
 	json_object_object_add(req, "key", json_object_new_string(k));
 	json_object_object_add(req, "value", json_object_new_string(v));
 	snprintf(url, sizeof(url), "%s/v3/kv/put", s->endpoint);
+	client_tls(s, c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);

@@ -15,11 +15,22 @@ struct etcd_server {
 	pid_t pid;
 	int client_port, peer_port;
 	char dir[256];
-	char endpoint[64];	/* http://127.0.0.1:PORT */
+	char endpoint[64];	/* http(s)://127.0.0.1:PORT */
+	int tls;		/* clients need s->dir/{ca,client}.pem */
+	char ca[300], cert[300], key[300];
+	const char *user;	/* "root:PASSWORD" once auth is on */
 };
 
 /* Starts etcd and waits (bounded) until it answers; asserts on failure. */
 void etcd_start(struct etcd_server *s);
+/*
+ * The same with TLS: a CA, a server certificate for 127.0.0.1 and a
+ * client certificate made with openssl(1) in the data directory; etcd
+ * requires client certificates (--client-cert-auth).
+ */
+void etcd_start_tls(struct etcd_server *s);
+/* Adds user root with @password and enables auth. */
+void etcd_enable_auth(struct etcd_server *s, const char *root_password);
 /* Starts it again on the same ports and data directory. */
 void etcd_restart(struct etcd_server *s);
 /* Sends @sig and reaps it. */

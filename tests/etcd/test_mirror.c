@@ -462,6 +462,93 @@ Test(etcd, keep_prefix_and_failover_to_the_next_endpoint)
 	cr_assert_eq(ev_last_code, -ECONNREFUSED);
 }
 
+Test(etcd, auth_user_and_password)
+{
+	etcd_enable_auth(&srv, "s3cret");
+	free(etcdctl(&srv, NULL, "put", "/a/k", "v", NULL));
+	struct snapmap_etcd_config cfg = config("/a/");
+	cfg.user = "root";
+	cfg.password = "s3cret";
+	start(&cfg);
+	cr_assert_eq(snapmap_get(map, "k", 1, NULL, 0, NULL), -ERANGE);
+	int64_t rev = etcdctl_revision(etcdctl(&srv, NULL, "put", "/a/k2",
+					       "v2", "-w", "json", NULL));
+	cr_assert_eq(snapmap_etcd_wait_revision(mirror, rev, WAIT_MS), 0);
+	cr_assert_eq(snapmap_get(map, "k2", 2, NULL, 0, NULL), -ERANGE);
+}
+
+Test(etcd, auth_failure_is_reported_and_publishes_nothing)
+{
+	etcd_enable_auth(&srv, "s3cret");
+	struct snapmap_etcd_config cfg = config("/a/");
+	cfg.user = "root";
+	cfg.password = "wrong";
+	cr_assert_eq(snapmap_etcd_mirror_start(map, &cfg, &mirror), 0);
+	for (int i = 0; i < 1000 && !events(SNAPMAP_ETCD_ERROR); i++)
+		usleep(10000);
+	cr_assert_eq(ev_last_code, -EACCES);
+	struct snapmap_etcd_stats st;
+	cr_assert_eq(snapmap_etcd_stats(mirror, &st), 0);
+	cr_assert_eq(st.last_error, -EACCES);
+	cr_assert(strstr(st.last_message, "authentication failed"), "%s",
+		  st.last_message);
+	cr_assert_eq(snapmap_etcd_revision(mirror), 0);
+	cr_assert_eq(map_version(), 0);
+}
+
+TestSuite(etcd_tls, .init = setup_map, .fini = teardown, .timeout = 120);
+
+Test(etcd_tls, client_certificate_and_ca)
+{
+	etcd_start_tls(&srv);
+	free(etcdctl(&srv, NULL, "put", "/t/k", "v", NULL));
+	struct snapmap_etcd_config cfg = config("/t/");
+	cfg.ca_file = srv.ca;
+	cfg.cert_file = srv.cert;
+	cfg.key_file = srv.key;
+	start(&cfg);
+	cr_assert_eq(snapmap_get(map, "k", 1, NULL, 0, NULL), -ERANGE);
+	int64_t rev = etcdctl_revision(etcdctl(&srv, NULL, "put", "/t/k2",
+					       "v2", "-w", "json", NULL));
+	cr_assert_eq(snapmap_etcd_wait_revision(mirror, rev, WAIT_MS), 0);
+}
+
+Test(etcd_tls, without_client_certificate_is_refused_and_reported)
+{
+	etcd_start_tls(&srv);
+	struct snapmap_etcd_config cfg = config("/t/");
+	cfg.ca_file = srv.ca;
+	cr_assert_eq(snapmap_etcd_mirror_start(map, &cfg, &mirror), 0);
+	for (int i = 0; i < 1000 && !events(SNAPMAP_ETCD_ERROR); i++)
+		usleep(10000);
+	cr_assert_gt(events(SNAPMAP_ETCD_ERROR), 0);
+	cr_assert_eq(snapmap_etcd_revision(mirror), 0);
+	cr_assert_eq(map_version(), 0);
+}
+
+Test(etcd_tls, bad_tls_files_fail_the_start)
+{
+	struct snapmap_etcd_config cfg = {
+		.endpoints = "https://127.0.0.1:2379",
+		.ca_file = "/nonexistent/ca.pem",
+	};
+	struct snapmap_etcd_mirror *m = NULL;
+
+	cr_assert_eq(snapmap_etcd_mirror_start(map, &cfg, &m), -ENOENT);
+	cfg.ca_file = NULL;
+	cfg.cert_file = "/nonexistent/client.pem";
+	cr_assert_eq(snapmap_etcd_mirror_start(map, &cfg, &m), -ENOENT);
+	cfg.cert_file = NULL;
+	cfg.key_file = "/etc/hostname";
+	cr_assert_eq(snapmap_etcd_mirror_start(map, &cfg, &m), -EINVAL,
+		     "a key without a certificate");
+	cfg.key_file = NULL;
+	cfg.password = "pw";
+	cr_assert_eq(snapmap_etcd_mirror_start(map, &cfg, &m), -EINVAL,
+		     "a password without a user");
+	cr_assert_null(m);
+}
+
 /* ---- without a working etcd ------------------------------------- */
 
 TestSuite(etcd_nosrv, .init = setup_map, .fini = teardown, .timeout = 60);
