@@ -78,10 +78,10 @@ static int healthy(struct etcd_server *s)
 	return ok;
 }
 
-static void launch(struct etcd_server *s)
+/* Forks etcd; a member of a cluster when s->cluster is set. */
+static void spawn(struct etcd_server *s)
 {
 	char client[64], peer[64], cluster[96], data[300];
-
 	char cert[330], key[330], ca[330];
 
 	snprintf(client, sizeof(client), "%s://127.0.0.1:%d",
@@ -100,18 +100,23 @@ static void launch(struct etcd_server *s)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(null, 1);
 		dup2(null, 2);
-		execl(ETCD_BIN, "etcd", "--name", "t", "--data-dir", data,
+		execl(ETCD_BIN, "etcd", "--name", s->name[0] ? s->name : "t",
+		      "--data-dir", data,
 		      "--listen-client-urls", client,
 		      "--advertise-client-urls", client,
 		      "--listen-peer-urls", peer,
 		      "--initial-advertise-peer-urls", peer,
-		      "--initial-cluster", cluster,
+		      "--initial-cluster", s->cluster ? s->cluster : cluster,
 		      "--max-txn-ops", "1000",
 		      "--log-level", "error",
 		      s->tls ? cert : NULL, key, ca, "--client-cert-auth",
 		      (char *)NULL);
 		_exit(127);
 	}
+}
+
+void etcd_wait_healthy(struct etcd_server *s)
+{
 	for (int waited = 0; !healthy(s); waited += 100) {
 		int st;
 
@@ -120,6 +125,12 @@ static void launch(struct etcd_server *s)
 		cr_assert(waited < START_WAIT_MS, "etcd did not answer");
 		usleep(100000);
 	}
+}
+
+static void launch(struct etcd_server *s)
+{
+	spawn(s);
+	etcd_wait_healthy(s);
 }
 
 static void prepare(struct etcd_server *s, int tls)
@@ -182,6 +193,26 @@ void etcd_enable_auth(struct etcd_server *s, const char *root_password)
 	free(etcdctl(s, NULL, "auth", "enable", NULL));
 	snprintf(user, sizeof(user), "--user=root:%s", root_password);
 	s->user = user;
+}
+
+void etcd_cluster_start(struct etcd_server s[ETCD_CLUSTER_SIZE])
+{
+	static char cluster[ETCD_CLUSTER_SIZE * 48];
+	size_t len = 0;
+
+	for (int i = 0; i < ETCD_CLUSTER_SIZE; i++) {
+		prepare(&s[i], 0);
+		snprintf(s[i].name, sizeof(s[i].name), "m%d", i);
+		len += (size_t)snprintf(cluster + len, sizeof(cluster) - len,
+					"%sm%d=http://127.0.0.1:%d",
+					i ? "," : "", i, s[i].peer_port);
+	}
+	for (int i = 0; i < ETCD_CLUSTER_SIZE; i++) {
+		s[i].cluster = cluster;
+		spawn(&s[i]);
+	}
+	for (int i = 0; i < ETCD_CLUSTER_SIZE; i++)
+		etcd_wait_healthy(&s[i]);
 }
 
 void etcd_restart(struct etcd_server *s)

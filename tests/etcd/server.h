@@ -19,7 +19,11 @@ struct etcd_server {
 	int tls;		/* clients need s->dir/{ca,client}.pem */
 	char ca[300], cert[300], key[300];
 	const char *user;	/* "root:PASSWORD" once auth is on */
+	char name[8];		/* a cluster member's name */
+	const char *cluster;	/* --initial-cluster of a member */
 };
+
+#define ETCD_CLUSTER_SIZE	3
 
 /* Starts etcd and waits (bounded) until it answers; asserts on failure. */
 void etcd_start(struct etcd_server *s);
@@ -31,6 +35,10 @@ void etcd_start(struct etcd_server *s);
 void etcd_start_tls(struct etcd_server *s);
 /* Adds user root with @password and enables auth. */
 void etcd_enable_auth(struct etcd_server *s, const char *root_password);
+/* Starts a cluster of ETCD_CLUSTER_SIZE members on 127.0.0.1. */
+void etcd_cluster_start(struct etcd_server s[ETCD_CLUSTER_SIZE]);
+/* Waits (bounded) until @s answers /health: it has a leader. */
+void etcd_wait_healthy(struct etcd_server *s);
 /* Starts it again on the same ports and data directory. */
 void etcd_restart(struct etcd_server *s);
 /* Sends @sig and reaps it. */

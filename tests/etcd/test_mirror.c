@@ -549,6 +549,64 @@ Test(etcd_tls, bad_tls_files_fail_the_start)
 	cr_assert_null(m);
 }
 
+/*
+ * Three members; the mirror talks to the first.  Kill it: the mirror
+ * moves to another endpoint and resumes its watch there, without a
+ * relist and without missing a revision (one batch per transaction).
+ */
+static struct etcd_server members[ETCD_CLUSTER_SIZE];
+
+static void cluster_fini(void)
+{
+	if (mirror)
+		cr_assert_eq(snapmap_etcd_mirror_stop(mirror), 0);
+	mirror = NULL;
+	cr_assert_eq(snapmap_destroy(map), 0);
+	map = NULL;
+	for (int i = 0; i < ETCD_CLUSTER_SIZE; i++)
+		etcd_stop(&members[i]);
+	rcu_unregister_thread();
+}
+
+Test(etcd_cluster, failover_to_another_member_loses_no_revision,
+     .init = setup_map, .fini = cluster_fini, .timeout = 180)
+{
+	char eps[ETCD_CLUSTER_SIZE * sizeof(members[0].endpoint)];
+	int64_t rev = 0;
+
+	etcd_cluster_start(members);
+	snprintf(eps, sizeof(eps), "%s,%s,%s", members[0].endpoint,
+		 members[1].endpoint, members[2].endpoint);
+	srv = members[1];	/* etcdctl talks to a member that stays */
+	free(etcdctl(&srv, NULL, "put", "/m/before", "1", NULL));
+	struct snapmap_etcd_config cfg = config("/m/");
+	cfg.endpoints = eps;
+	start(&cfg);
+	wait_watching();
+	struct snapmap_etcd_stats st;
+	cr_assert_eq(snapmap_etcd_stats(mirror, &st), 0);
+	cr_assert_eq(st.endpoint, 0);
+
+	free(etcdctl(&srv, NULL, "put", "/m/a", "1", NULL));
+	etcd_kill(&members[0], SIGKILL);
+	etcd_wait_healthy(&members[1]);	/* a leader again, if it was one */
+	for (int i = 0; i < 10; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "/m/k%d", i);
+		rev = etcdctl_revision(etcdctl(&srv, NULL, "put", k, "v",
+					       "-w", "json", NULL));
+	}
+	cr_assert_eq(snapmap_etcd_wait_revision(mirror, rev, 60000), 0);
+	expect_equal_to_etcdctl("/m/");
+	cr_assert_eq(snapmap_etcd_stats(mirror, &st), 0);
+	cr_assert_neq(st.endpoint, 0);
+	cr_assert_eq(st.resyncs, 0, "failed over by a relist");
+	cr_assert_geq(st.reconnects, 1);
+	cr_assert_eq(st.batches, 11, "a revision was lost or split");
+	srv = (struct etcd_server){ .pid = 0 };
+}
+
 /* ---- without a working etcd ------------------------------------- */
 
 TestSuite(etcd_nosrv, .init = setup_map, .fini = teardown, .timeout = 60);
