@@ -36,10 +36,12 @@ tests_etcd_etcd_SOURCES = \
 	tests/etcd/server.h \
 	tests/etcd/server.c \
 	tests/etcd/test_mirror.c \
+	tests/etcd/test_tool.c \
 	etcd/base64.h \
 	etcd/base64.c
 tests_etcd_etcd_CPPFLAGS = $(AM_CPPFLAGS) -DETCD_BIN='"$(ETCD)"' \
-	-DETCDCTL_BIN='"$(ETCDCTL)"'
+	-DETCDCTL_BIN='"$(ETCDCTL)"' \
+	-DSNAPMAP_ETCD_TOOL='"$(abs_top_builddir)/tools/snapmap-etcd"'
 tests_etcd_etcd_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(ETCD_DEPS_CFLAGS)
 tests_etcd_etcd_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
 	$(CRITERION_LIBS) $(ETCD_DEPS_LIBS) $(URCU_LIBS)
@@ -61,4 +63,12 @@ dist_man3_MANS += \
 	man/snapmap_etcd_revision.3 \
 	man/snapmap_etcd_wait_revision.3 \
 	man/snapmap_etcd_stats.3
+endif
+
+if HAVE_ETCD
+bin_PROGRAMS += tools/snapmap-etcd
+tools_snapmap_etcd_SOURCES = tools/snapmap-etcd.c
+tools_snapmap_etcd_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
+	$(URCU_LIBS)
+dist_man1_MANS += tools/snapmap-etcd.1
 endif

@@ -244,37 +244,15 @@ void etcd_stop(struct etcd_server *s)
 	s->dir[0] = '\0';
 }
 
-char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
+char *run_capture(const char *path, const char *input,
+		  const char *const argv[], int *status)
 {
-	const char *argv[CTL_ARGS];
-	char ep[80];
-	int in[2], out[2], argc = 0, st;
+	int in[2], out[2], st;
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap);
 	ssize_t n;
 	pid_t pid;
-	va_list ap;
 
-	char cacert[330], cert[330], key[330];
-
-	snprintf(ep, sizeof(ep), "--endpoints=%s", s->endpoint);
-	argv[argc++] = "etcdctl";
-	argv[argc++] = ep;
-	if (s->tls) {
-		snprintf(cacert, sizeof(cacert), "--cacert=%s", s->ca);
-		snprintf(cert, sizeof(cert), "--cert=%s", s->cert);
-		snprintf(key, sizeof(key), "--key=%s", s->key);
-		argv[argc++] = cacert;
-		argv[argc++] = cert;
-		argv[argc++] = key;
-	}
-	if (s->user)
-		argv[argc++] = s->user;
-	va_start(ap, arg);
-	for (; arg && argc < CTL_ARGS - 1; arg = va_arg(ap, const char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	argv[argc] = NULL;
 	cr_assert(buf && pipe(in) == 0 && pipe(out) == 0);
 	pid = fork();
 	cr_assert(pid >= 0);
@@ -284,7 +262,7 @@ char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 		close(in[1]);
 		close(out[0]);
 		setenv("ETCDCTL_API", "3", 1);
-		execv(ETCDCTL_BIN, (char **)argv);
+		execv(path, (char **)argv);
 		_exit(127);
 	}
 	close(in[0]);
@@ -305,9 +283,39 @@ char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 	buf[len] = '\0';
 	close(out[0]);
 	cr_assert(waitpid(pid, &st, 0) == pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "etcdctl %s failed: %s", argv[argc - 1], buf);
+	cr_assert(WIFEXITED(st), "%s did not exit", path);
+	*status = WEXITSTATUS(st);
 	return buf;
+}
+
+char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
+{
+	const char *argv[CTL_ARGS];
+	char ep[80], cacert[330], cert[330], key[330], *out;
+	int argc = 0, status;
+	va_list ap;
+
+	snprintf(ep, sizeof(ep), "--endpoints=%s", s->endpoint);
+	argv[argc++] = "etcdctl";
+	argv[argc++] = ep;
+	if (s->tls) {
+		snprintf(cacert, sizeof(cacert), "--cacert=%s", s->ca);
+		snprintf(cert, sizeof(cert), "--cert=%s", s->cert);
+		snprintf(key, sizeof(key), "--key=%s", s->key);
+		argv[argc++] = cacert;
+		argv[argc++] = cert;
+		argv[argc++] = key;
+	}
+	if (s->user)
+		argv[argc++] = s->user;
+	va_start(ap, arg);
+	for (; arg && argc < CTL_ARGS - 1; arg = va_arg(ap, const char *))
+		argv[argc++] = arg;
+	va_end(ap);
+	argv[argc] = NULL;
+	out = run_capture(ETCDCTL_BIN, input, argv, &status);
+	cr_assert_eq(status, 0, "etcdctl %s failed: %s", argv[argc - 1], out);
+	return out;
 }
 
 int64_t etcdctl_revision(char *json_out)

@@ -57,6 +57,13 @@ int etcd_free_port(void);
 char *etcdctl(struct etcd_server *s, const char *input, const char *arg, ...)
 	__attribute__((sentinel));
 
+/*
+ * Runs @path with @argv and @input on its standard input; returns its
+ * standard output (malloc'ed) and its exit status in *@status.
+ */
+char *run_capture(const char *path, const char *input,
+		  const char *const argv[], int *status);
+
 /* The revision etcdctl -w json printed in its header; frees @json_out. */
 int64_t etcdctl_revision(char *json_out);
 
