@@ -72,3 +72,28 @@ tools_snapmap_etcd_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
 	$(URCU_LIBS)
 dist_man1_MANS += tools/snapmap-etcd.1
 endif
+
+# `make bench-etcd`: the mirror's initial sync throughput and its
+# put-to-visible lag against a real etcd (bench/etcd_bench.c); also run
+# by `make bench` when etcd is installed.  Never by `make check`.
+if HAVE_ETCD_TESTS
+noinst_PROGRAMS += bench/etcd-bench
+bench_etcd_bench_SOURCES = bench/etcd_bench.c tests/etcd/server.h \
+	tests/etcd/server.c etcd/base64.h etcd/base64.c
+bench_etcd_bench_CPPFLAGS = $(AM_CPPFLAGS) -DETCD_SERVER_STANDALONE \
+	-DETCD_BIN='"$(ETCD)"' -DETCDCTL_BIN='"$(ETCDCTL)"'
+bench_etcd_bench_CFLAGS = $(AM_CFLAGS) $(ETCD_DEPS_CFLAGS)
+bench_etcd_bench_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
+	$(ETCD_DEPS_LIBS) $(URCU_LIBS)
+BENCH_ETCD_ARGS =
+BENCH_ETCD_DEPS = bench/etcd-bench$(EXEEXT)
+BENCH_ETCD_RUN = ./bench/etcd-bench$(EXEEXT) $(BENCH_ETCD_ARGS)
+else
+BENCH_ETCD_DEPS =
+BENCH_ETCD_RUN = echo "bench-etcd: skipped: configure found no etcd" \
+	"(or no libcurl, json-c): install etcd-server etcd-client" >&2
+endif
+bench-etcd: $(BENCH_ETCD_DEPS)
+	@$(BENCH_ETCD_RUN)
+bench: bench-etcd
+.PHONY: bench-etcd
