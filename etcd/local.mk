@@ -55,14 +55,17 @@ examples_etcd_cache_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
 	$(URCU_LIBS)
 endif
 
-if HAVE_ETCD
-dist_man3_MANS += \
+# Man pages: in every tarball (EXTRA_DIST), installed with the library.
+ETCD_MAN3 = \
 	man/snapmap_etcd_mirror_start.3 \
 	man/snapmap_etcd_mirror_start_flavor.3 \
 	man/snapmap_etcd_mirror_stop.3 \
 	man/snapmap_etcd_revision.3 \
 	man/snapmap_etcd_wait_revision.3 \
 	man/snapmap_etcd_stats.3
+EXTRA_DIST += $(ETCD_MAN3) tools/snapmap-etcd.1
+if HAVE_ETCD
+man3_MANS = $(ETCD_MAN3)
 endif
 
 if HAVE_ETCD
@@ -70,7 +73,7 @@ bin_PROGRAMS += tools/snapmap-etcd
 tools_snapmap_etcd_SOURCES = tools/snapmap-etcd.c
 tools_snapmap_etcd_LDADD = etcd/libsnapmap-etcd.la lib/libsnapmap.la \
 	$(URCU_LIBS)
-dist_man1_MANS += tools/snapmap-etcd.1
+man1_MANS = tools/snapmap-etcd.1
 endif
 
 # `make bench-etcd`: the mirror's initial sync throughput and its
