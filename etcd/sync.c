@@ -142,28 +142,45 @@ static int stage_clear(struct snapmap_etcd_mirror *m)
 	return rc;
 }
 
-/* One page of the range; *rev is the revision of the first page. */
-static int range_page(struct snapmap_etcd_mirror *m, const char *from_b64,
-		      int64_t *rev, char **next_b64)
+/*
+ * POST /v3/kv/range from @from_b64 to the prefix's end, at @rev (0: the
+ * current revision); the answer is left in m->body.
+ */
+static int post_range(struct snapmap_etcd_mirror *m, const char *from_b64,
+		      size_t limit, int64_t rev, bool count_only)
 {
-	struct json_object *req = json_object_new_object(), *resp, *kvs, *more;
-	size_t n = 0;
-	int rc = 0;
+	struct json_object *req = json_object_new_object();
+	int rc;
 
-	*next_b64 = NULL;
 	if (!req)
 		return -ENOMEM;
 	json_object_object_add(req, "key", json_object_new_string(from_b64));
 	json_object_object_add(req, "range_end",
 			       json_object_new_string(m->range_end_b64));
 	json_object_object_add(req, "limit",
-			       json_object_new_int64((int64_t)m->cfg.page_size));
-	if (*rev)
+			       json_object_new_int64((int64_t)limit));
+	if (rev)
 		json_object_object_add(req, "revision",
-				       json_object_new_int64(*rev));
+				       json_object_new_int64(rev));
+	if (count_only)
+		json_object_object_add(req, "count_only",
+				       json_object_new_boolean(1));
 	rc = etcd_post(m, "/v3/kv/range", req, m->cfg.request_timeout_ms,
 		       NULL);
 	json_object_put(req);
+	return rc;
+}
+
+/* One page of the range; *rev is the revision of the first page. */
+static int range_page(struct snapmap_etcd_mirror *m, const char *from_b64,
+		      int64_t *rev, char **next_b64)
+{
+	struct json_object *resp, *kvs, *more;
+	size_t n = 0;
+	int rc;
+
+	*next_b64 = NULL;
+	rc = post_range(m, from_b64, m->cfg.page_size, *rev, false);
 	if (rc)
 		return rc;
 	resp = json_tokener_parse(m->body);
@@ -366,10 +383,22 @@ static int on_watch_line(struct snapmap_etcd_mirror *m, const char *line,
  */
 int etcd_watch(struct snapmap_etcd_mirror *m)
 {
-	struct json_object *req = json_object_new_object();
-	struct json_object *create = json_object_new_object();
+	struct json_object *req, *create;
 	int rc;
 
+	/*
+	 * etcd serves a watch that starts exactly at its compaction
+	 * revision, but without the deletions made at that revision (the
+	 * compaction dropped their tombstones).  A range at the applied
+	 * revision R fails (-ESTALE: resync) when R is compacted; when it
+	 * succeeds, the compaction revision is at most R and the watch
+	 * from R + 1 misses nothing.
+	 */
+	rc = post_range(m, m->key_b64, 1, snapmap_etcd_revision(m), true);
+	if (rc)
+		return rc;
+	req = json_object_new_object();
+	create = json_object_new_object();
 	if (!req || !create) {
 		json_object_put(req);
 		json_object_put(create);

@@ -367,6 +367,34 @@ Test(etcd, compaction_while_disconnected_resyncs_in_one_publish)
 	expect_equal_to_etcdctl("/c/");
 }
 
+/*
+ * The delete is at R + 1 and etcd compacts exactly R + 1: a watch from
+ * R + 1 is accepted but misses the delete (the compaction dropped its
+ * tombstone).  The mirror must notice and resync instead.
+ */
+Test(etcd, compaction_at_the_resume_revision_does_not_lose_a_delete)
+{
+	struct snapmap_etcd_config cfg = config("/z/");
+	cfg.backoff_min_ms = cfg.backoff_max_ms = 10000;
+	free(etcdctl(&srv, NULL, "put", "/z/a", "1", NULL));
+	start(&cfg);
+	wait_watching();
+	etcd_kill(&srv, SIGKILL);
+	etcd_restart(&srv);
+	int64_t rev = etcdctl_revision(etcdctl(&srv, NULL, "del", "/z/a",
+					       "-w", "json", NULL));
+	cr_assert_eq(rev, snapmap_etcd_revision(mirror) + 1);
+	char revs[32];
+	snprintf(revs, sizeof(revs), "%lld", (long long)rev);
+	free(etcdctl(&srv, NULL, "compact", revs, NULL));
+	cr_assert_eq(snapmap_etcd_wait_revision(mirror, rev, 60000), 0);
+	cr_assert_eq(snapmap_get(map, "a", 1, NULL, 0, NULL), -ENOENT,
+		     "the delete at the compaction revision was lost");
+	struct snapmap_etcd_stats st;
+	cr_assert_eq(snapmap_etcd_stats(mirror, &st), 0);
+	cr_assert_eq(st.resyncs, 1);
+}
+
 Test(etcd, empty_prefix_syncs_to_an_empty_map)
 {
 	free(etcdctl(&srv, NULL, "put", "/other", "x", NULL));
