@@ -12,8 +12,10 @@
  *  - Then a watch from that revision + 1.  All events of one etcd
  *    revision (one etcd transaction) are committed as one batch: readers
  *    see an etcd transaction entirely or not at all.
- *  - Compaction (etcd cancels the watch: its start revision is gone):
- *    a fresh range published in one replace-all, as the initial sync.
+ *  - Compaction (etcd cancels the watch: its start revision is gone;
+ *    or a count-only range at the applied revision, asked before each
+ *    watch, finds it compacted): a fresh range published in one
+ *    replace-all, as the initial sync.
  *  - Disconnects and etcd restarts: the map keeps its last snapshot; the
  *    mirror reconnects with exponential backoff and jitter, moving to
  *    the next endpoint after each failure, and resumes the watch from
