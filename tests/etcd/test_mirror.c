@@ -339,7 +339,7 @@ Test(etcd, compaction_while_disconnected_resyncs_in_one_publish)
 	struct snapmap_etcd_config cfg = config("/c/");
 	/* A backoff longer than a restart plus a compaction: the mirror is
 	 * still away when etcd compacts what it would resume from. */
-	cfg.backoff_min_ms = cfg.backoff_max_ms = 10000;
+	cfg.backoff_min_ms = cfg.backoff_max_ms = 20000;
 	free(etcdctl(&srv, NULL, "put", "/c/a", "1", NULL));
 	free(etcdctl(&srv, NULL, "put", "/c/b", "1", NULL));
 	start(&cfg);
@@ -375,7 +375,7 @@ Test(etcd, compaction_while_disconnected_resyncs_in_one_publish)
 Test(etcd, compaction_at_the_resume_revision_does_not_lose_a_delete)
 {
 	struct snapmap_etcd_config cfg = config("/z/");
-	cfg.backoff_min_ms = cfg.backoff_max_ms = 10000;
+	cfg.backoff_min_ms = cfg.backoff_max_ms = 20000;
 	free(etcdctl(&srv, NULL, "put", "/z/a", "1", NULL));
 	start(&cfg);
 	wait_watching();
