@@ -186,7 +186,7 @@ static void sm_reclaim_cb(struct rcu_head *head)
 {
 	struct snapmap_snapshot *snap =
 		caa_container_of(head, struct snapmap_snapshot, rcu);
-	struct snapmap *map = snap->map;
+	struct snapmap *map;
 	bool wait_for_older;
 
 	sm_mark_call_rcu_worker();
@@ -199,6 +199,8 @@ static void sm_reclaim_cb(struct rcu_head *head)
 	 */
 	__tsan_acquire(snap);
 #endif
+	/* Not before the acquire: TSan would see the read race the write. */
+	map = snap->map;
 	/* The grace period is over: only pins can keep it now. */
 	uatomic_sub(&map->stats.reclaim_bytes, snap->retire_bytes);
 	uatomic_dec(&map->stats.reclaim_snapshots);
