@@ -307,7 +307,7 @@ static int batch_stage(struct snapmap_batch *batch, enum sm_op_kind kind,
 		rc = sm_op_init(&op, batch->map, kind, key, klen, val, vlen,
 				expected, elen);
 	if (rc) {
-		if (kind != SM_OP_DELETE)
+		if (sm_kind_has_value(kind))
 			sm_value_refused(batch->map, val, vlen);
 		return sm_count_failure(batch->map, rc);
 	}

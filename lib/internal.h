@@ -634,9 +634,14 @@ struct sm_op {
 					 * it) */
 };
 
+static inline bool sm_kind_has_value(enum sm_op_kind kind)
+{
+	return kind != SM_OP_DELETE && kind != SM_OP_DELETE_PRESENT;
+}
+
 static inline bool sm_op_has_value(const struct sm_op *op)
 {
-	return op->kind != SM_OP_DELETE && op->kind != SM_OP_DELETE_PRESENT;
+	return sm_kind_has_value(op->kind);
 }
 
 /*

@@ -166,7 +166,7 @@ int sm_write_one(struct snapmap *map, enum sm_op_kind kind,
 	sm_check_map(map, __func__);
 	rc = sm_op_init(&op, map, kind, key, klen, val, vlen, expected, elen);
 	if (rc) {
-		if (kind != SM_OP_DELETE_PRESENT)
+		if (sm_kind_has_value(kind))
 			sm_value_refused(map, val, vlen);
 		sm_count_failure(map, rc);
 		return rc;
