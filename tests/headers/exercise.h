@@ -15,7 +15,7 @@ static int exercise(struct snapmap *map,
 	const struct snapmap_snapshot *snap;
 	const void *val = NULL;
 	size_t vlen = 0;
-	int ok, rc;
+	int ok, rc, destroyed;
 
 	if (!map) {
 		perror("snapmap_new");
@@ -28,10 +28,12 @@ static int exercise(struct snapmap *map,
 	ok = rc == 0 && snapmap_find(snap, "key", 3, &val, &vlen) == 0 &&
 	     vlen == 5 && memcmp(val, "value", 5) == 0;
 	flavor->read_unlock();
-	snapmap_destroy(map);
+	destroyed = snapmap_destroy(map);
 	flavor->unregister_thread();
 	if (!ok)
 		fprintf(stderr, "put/find through the flavor failed (put: %d)\n",
 			rc);
-	return ok ? 0 : 1;
+	if (destroyed)
+		fprintf(stderr, "snapmap_destroy: %d\n", destroyed);
+	return ok && destroyed == 0 ? 0 : 1;
 }
