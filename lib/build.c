@@ -17,12 +17,16 @@
 static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
 			     struct sm_chunk *c)
 {
-	size_t off = round_up(sizeof(struct sm_chunk) + skip, LINE);
+	bool inline_shared = skip <= CHUNK_SHARED_INLINE;
+	size_t off = round_up(sizeof(struct sm_chunk) +
+			      (inline_shared ? 0 : skip), LINE);
 
 	if (c) {
 		c->count = (uint32_t)count;
 		c->skip = (uint32_t)skip;
-		c->shared_off = sizeof(struct sm_chunk);
+		c->shared_off = inline_shared ?
+				offsetof(struct sm_chunk, shared_inline) :
+				sizeof(struct sm_chunk);
 	}
 	off = tree_geometry(count, off, c ? &c->tree : NULL);
 	off += (count + FANOUT - 1) / FANOUT * sizeof(struct leaf_block);
@@ -34,7 +38,12 @@ static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
 
 static void chunk_free(struct sm_chunk *c)
 {
-	sm_free(c->mem);
+	sm_free_line(c);
+}
+
+static void page_free(struct sm_page *p)
+{
+	sm_free_line(p);
 }
 
 /*
@@ -323,7 +332,7 @@ static void top_push(struct builder *b, struct sm_page *p, uint64_t prefix,
 				    sizeof(*b->s->top), &b->err);
 	if (b->err) {
 		if (!shared)
-			sm_free(p);
+			page_free(p);
 		return;
 	}
 	b->s->top[b->ntop++] = (struct sm_topent){ p, prefix, shared };
@@ -336,9 +345,10 @@ static struct sm_page *page_new(struct builder *b, const struct sm_pend *pd,
 	size_t skip = bytewise(b->map) && n > 1 ?
 		      common_prefix(chunk_first(pd[0].chunk),
 				    chunk_first(pd[n - 1].chunk)) : 0;
+	bool inline_shared = skip <= PAGE_SHARED_INLINE;
 	size_t bytes = dir_tree_place(NULL, sizeof(struct sm_page), n, NULL) +
-		       n * sizeof(struct sm_chunk *) + skip;
-	struct sm_page *p = sm_alloc(bytes);
+		       n * sizeof(struct sm_chunk *) + (inline_shared ? 0 : skip);
+	struct sm_page *p = sm_alloc_line(bytes);
 	struct sm_chunk **chunks;
 	uint64_t *prefix;
 
@@ -353,13 +363,15 @@ static struct sm_page *page_new(struct builder *b, const struct sm_pend *pd,
 		prefix[i] = pd[i].skip == skip ? pd[i].prefix :
 			    entry_prefix(chunk_first(pd[i].chunk), skip);
 	}
-	memcpy(chunks + n, sm_entry_key(chunk_first(pd[0].chunk)), skip);
+	p->shared_off = inline_shared ?
+			(uint32_t)offsetof(struct sm_page, shared_inline) :
+			(uint32_t)((char *)(chunks + n) - (char *)p);
+	memcpy((char *)p + p->shared_off,
+	       sm_entry_key(chunk_first(pd[0].chunk)), skip);
 	p->birth = b->version;
 	p->bytes = bytes;
-	p->count = n;
-	p->skip = skip;
-	p->shared = (const unsigned char *)(chunks + n);
-	p->prefix = prefix;
+	p->count = (uint32_t)n;
+	p->skip = (uint32_t)skip;
 	p->chunks = chunks;
 	dir_tree_fill(p, &p->tree, n);
 	return p;
@@ -428,7 +440,7 @@ static void dir_share(struct builder *b, struct sm_dpos from, struct sm_dpos to)
 		} else {
 			drop_page(b, from.page);
 			for (size_t s = from.slot; s < end; s++)
-				pend_push(b, p->chunks[s], p->prefix[s],
+				pend_push(b, p->chunks[s], page_prefix(p)[s],
 					  p->skip);
 		}
 		if (end == p->count) {
@@ -652,16 +664,12 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 		skip = CHUNK_SKIP_MAX;
 	size_t bytes = chunk_geometry(n, skip, arena_size(b, start, n), NULL);
 	struct leaf_block *leaves;
-	struct sm_chunk *c;
-	void *mem;
+	struct sm_chunk *c = sm_alloc_line(bytes);
 
-	mem = sm_alloc(bytes + LINE);
-	if (!mem)
+	if (!c)
 		return NULL;
-	c = (struct sm_chunk *)round_up((uintptr_t)mem, LINE);
 	chunk_geometry(n, skip, 0, c);
-	c->mem = mem;
-	c->bytes = bytes + LINE;
+	c->bytes = bytes;
 	c->birth = b->version;
 	/* From here on the run points at the copies. */
 	copy_records(b, (unsigned char *)c + c->arena_off, start, n);
@@ -881,7 +889,7 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 	if (b->err) {
 		for (size_t i = 0; i < b->ntop; i++)
 			if (!b->s->top[i].shared)
-				sm_free(b->s->top[i].page);
+				page_free(b->s->top[i].page);
 		for (size_t i = 0; i < b->nfresh; i++)
 			chunk_free(b->s->fresh[i]);
 		for (size_t i = 0; b->drop && i < b->drop->n; i++)
@@ -1089,7 +1097,7 @@ void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
 		sm_entry_free(obj);
 		break;
 	case ITEM_PAGE:
-		sm_free(obj);
+		page_free(obj);
 		break;
 	default:
 		chunk_free(obj);
@@ -1110,7 +1118,7 @@ void sm_reclaim_free_all(struct snapmap_snapshot *snap)
 						 chunk_entry_at(c, k));
 			chunk_free(c);
 		}
-		sm_free(p);
+		page_free(p);
 	}
 }
 

@@ -57,6 +57,10 @@
 /* alloc.c                                                             */
 /* ------------------------------------------------------------------ */
 void *sm_alloc(size_t size);
+/* Aligned to a cache line (SM_LINE bytes); freed by sm_free_line(). */
+void *sm_alloc_line(size_t size);
+void sm_free_line(void *p);
+#define SM_LINE	64
 void *sm_calloc(size_t nmemb, size_t size);
 void sm_free(void *p);
 

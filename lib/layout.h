@@ -61,19 +61,28 @@
 #define CHUNK_SKIP_MAX	(64u << 10)	/* shared bytes kept: offsets fit
 					 * in 32 bits */
 #define MAX_UP		SM_TREE_MAX_UP
-#define LINE		64
+#define LINE		SM_LINE
 #define CHUNK_STRIDE	(2 * FANOUT)	/* u64 from one chunk leaf node to
 					 * the next */
 
+/*
+ * A chunk starts on a cache line, and a look-up reads only that line of
+ * its header: the fields it needs come first, then the shared bytes when
+ * they fit in the rest of the line (else they follow the header).
+ */
+#define CHUNK_SHARED_INLINE	(LINE - 4 * sizeof(uint32_t) - \
+				 sizeof(struct sm_tree))
+
 struct sm_chunk {
-	void *mem;		/* what sm_alloc returned (the chunk is aligned) */
-	uint64_t birth;		/* version of the first snapshot holding it */
-	size_t bytes;		/* the allocation's size */
-	uint32_t arena_off;	/* the records */
 	uint32_t count;		/* >= 1 */
 	uint32_t skip;		/* bytes every key of the chunk shares */
-	struct sm_tree tree;	/* over the leaf blocks' prefixes */
+	uint32_t arena_off;	/* the records */
 	uint32_t shared_off;	/* the @skip shared bytes */
+	struct sm_tree tree;	/* over the leaf blocks' prefixes */
+	unsigned char shared_inline[CHUNK_SHARED_INLINE];
+	/* Read by writes and reclamation, not by look-ups. */
+	uint64_t birth;		/* version of the first snapshot holding it */
+	size_t bytes;		/* the allocation's size */
 };
 
 struct leaf_block {
@@ -93,16 +102,28 @@ struct leaf_block {
 #define PAGE_MAX	(2 * PAGE_TARGET)
 #define PAGE_MIN	(PAGE_TARGET / 4)
 
+/* Like a chunk, a page starts on a line and a look-up reads the first,
+ * with the shared bytes in it when they fit. */
+#define PAGE_SHARED_INLINE	(LINE - 3 * sizeof(uint32_t) - \
+				 sizeof(struct sm_tree) - sizeof(void *))
+
 struct sm_page {
+	uint32_t count;		/* chunks, >= 1 */
+	uint32_t skip;		/* bytes their first keys share */
+	uint32_t shared_off;	/* those bytes */
+	/* Over the first keys' prefixes after the shared bytes (its
+	 * leaves are those prefixes, one array). */
+	struct sm_tree tree;
+	struct sm_chunk *const *chunks;
+	unsigned char shared_inline[PAGE_SHARED_INLINE];
+	/* Read by writes and reclamation, not by look-ups. */
 	uint64_t birth;		/* version of the first snapshot holding it */
 	size_t bytes;		/* the allocation's size */
-	size_t count;		/* chunks, >= 1 */
-	size_t skip;		/* bytes their first keys share */
-	const unsigned char *shared;	/* those bytes */
-	const uint64_t *prefix;	/* the first keys' prefixes after them */
-	struct sm_tree tree;	/* over @prefix, from this struct */
-	struct sm_chunk *const *chunks;
 };
+
+_Static_assert(offsetof(struct sm_chunk, birth) <= LINE &&
+	       offsetof(struct sm_page, birth) <= LINE,
+	       "what a look-up reads of a header is one line");
 
 static inline size_t round_up(size_t n, size_t to)
 {
@@ -357,6 +378,16 @@ struct level {
 	bool pages;		/* the items are pages (else chunks) */
 };
 
+static inline const unsigned char *page_shared(const struct sm_page *p)
+{
+	return (const unsigned char *)p + p->shared_off;
+}
+
+static inline const uint64_t *page_prefix(const struct sm_page *p)
+{
+	return (const uint64_t *)((const char *)p + p->tree.leaf_off);
+}
+
 static inline const struct sm_entry *page_first(const struct sm_page *p)
 {
 	return chunk_first(p->chunks[0]);
@@ -374,7 +405,7 @@ static inline struct level top_level(const struct snapmap_snapshot *snap)
 static inline struct level page_level(const struct sm_page *p)
 {
 	return (struct level){
-		p->count, p->skip, p->shared, p->prefix,
+		p->count, p->skip, page_shared(p), page_prefix(p),
 		(const void *const *)p->chunks, p, &p->tree, false,
 	};
 }

@@ -250,7 +250,7 @@ static struct shape shape_of(const struct snapmap_snapshot *snap)
 			if (pg->tree.nup > 0)
 				sh.page_indexed = true;
 
-			if (s > 0 && pg->prefix[s] == pg->prefix[s - 1])
+			if (s > 0 && page_prefix(pg)[s] == page_prefix(pg)[s - 1])
 				sh.tie_across = true;
 			for (size_t i = 0; i < c->count; i++) {
 				const struct sm_entry *e = chunk_entry_at(c, i);
