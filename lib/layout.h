@@ -39,7 +39,7 @@
 #include <endian.h>
 #include <string.h>
 
-/* The chunk sizes, SM_CHUNK_* in internal.h (tests shape maps by them). */
+/* The chunk sizes, SM_CHUNK_* in snapshot.h (tests shape maps by them). */
 #define CHUNK_TARGET	SM_CHUNK_TARGET
 #define CHUNK_MAX	SM_CHUNK_MAX
 #define CHUNK_MIN	SM_CHUNK_MIN
