@@ -16,6 +16,8 @@
  *                          layout.h is how it is stored, for:
  *   search.c                 look-ups, seeks, iteration
  *   build.c                  building snapshots (merge, full build)
+ *   retire.c   retire.h    retired chunks, pages and graves: which live
+ *                          snapshot holds each, and freeing them
  *   map.c      map.h       struct snapmap; map creation, configuration,
  *                          destruction
  *   read.c     -           read side: snapshot, find, iterate, get,
@@ -63,6 +65,7 @@
 #include "alloc.h"
 #include "entry.h"
 #include "snapshot.h"
+#include "retire.h"
 #include "map.h"
 #include "write.h"
 #include "batch.h"

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "snapmap.h"
+#include "retire.h"
 #include "snapshot.h"
 
 /*

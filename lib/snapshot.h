@@ -121,20 +121,10 @@ struct snapmap_snapshot {
 	const struct sm_search *search;	/* the map's search path */
 };
 
-/*
- * Objects retired by a publish: the chunks and pages of the old snapshot
- * that the new one no longer holds.  Each is freed when no live snapshot holds it
- * any more (reclaim.c), with the values that died in it (build.c).
- */
-struct sm_dropblock {
-	struct sm_dropblock *next;
-	size_t n;
-	uintptr_t items[];
-};
-
 /* What a build changes, for publishing and statistics. */
 struct sm_delta {
-	struct sm_dropblock *dropped;	/* what the old snapshot loses */
+	struct sm_dropblock *dropped;	/* what the old snapshot loses
+					 * (retire.h) */
 	size_t dropped_bytes;		/* their memory */
 	size_t added_bytes;		/* new chunks */
 };
@@ -203,14 +193,6 @@ const struct sm_entry *sm_layout_at(const struct snapmap_snapshot *snap,
 size_t sm_layout_nchunks(const struct snapmap_snapshot *snap);
 size_t sm_layout_chunk_size_of(const struct snapmap_snapshot *snap,
 			       const void *key, size_t klen);
-/* Whether @snap holds the retired object @item. */
-bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item);
-/* Frees a retired object no live snapshot holds (after a grace period),
- * and destroys the values that died in it. */
-void sm_reclaim_free_item(struct snapmap *map, uintptr_t item);
-/* Every object @snap holds and its values, for the last snapshot of a
- * destroyed map. */
-void sm_reclaim_free_all(struct snapmap_snapshot *snap);
 /* Frees the snapshot's own memory (its directory), not what it holds. */
 void sm_layout_free(struct snapmap_snapshot *snap);
 
