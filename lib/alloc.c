@@ -7,9 +7,9 @@
  *
  * Fault injection.  The test build of the library (lib/libsnapmap-test.la,
  * compiled from the same sources with -DSM_TESTING, never installed) also
- * counts allocations and can fail the k-th one from now (internal.h,
- * "alloc.c: fault injection").  Without SM_TESTING none of it is compiled:
- * the installed library's seam is malloc, calloc and free, nothing else.
+ * counts allocations and can fail the k-th one from now (alloc.h).
+ * Without SM_TESTING none of it is compiled: the installed library's
+ * seam is malloc, calloc and free, nothing else.
  */
 #include "internal.h"
 

@@ -1,7 +1,7 @@
 /*
  * build.c - making snapshots (layout.h), under the writer mutex: a merge
  * of sorted changes into the current snapshot, a build from sorted
- * entries (loads), and freeing what retired snapshots held.  A write
+ * entries (loads), and listing what each drops (retire.c).  A write
  * rebuilds only the chunks its changes fall into and copies their
  * records in blocks of neighbours, one memcpy each; untouched pages are
  * shared whole.
@@ -34,16 +34,6 @@ static size_t chunk_geometry(size_t count, size_t skip, size_t arena,
 	if (c)
 		c->arena_off = (uint32_t)off;
 	return off + arena;
-}
-
-static void chunk_free(struct sm_chunk *c)
-{
-	sm_free_line(c);
-}
-
-static void page_free(struct sm_page *p)
-{
-	sm_free_line(p);
 }
 
 /*
@@ -233,20 +223,6 @@ static inline bool has_destructor(const struct builder *b)
 	return b->map->value_destroy != NULL;
 }
 
-/* Memory a retired object takes. */
-static size_t item_bytes(uintptr_t item)
-{
-	switch (item & ITEM_TAGS) {
-	case ITEM_GRAVE:
-		return sm_entry_span((const void *)(item & ~ITEM_TAGS)) +
-		       alignof(max_align_t);
-	case ITEM_PAGE:
-		return ((const struct sm_page *)(item & ~ITEM_TAGS))->bytes;
-	default:
-		return ((const struct sm_chunk *)item)->bytes;
-	}
-}
-
 static void drop_item(struct builder *b, uintptr_t item)
 {
 	size_t n = b->drop ? b->drop->n : 0;
@@ -272,7 +248,7 @@ static void drop_item(struct builder *b, uintptr_t item)
 		b->capdrop = cap;
 	}
 	b->drop->items[b->drop->n++] = item;
-	b->dropped_bytes += item_bytes(item);
+	b->dropped_bytes += sm_retired_bytes(item);
 }
 
 /* Page @pi of the old snapshot is not in the new one. */
@@ -281,7 +257,7 @@ static void drop_page(struct builder *b, size_t pi)
 	if (b->dropped_page == pi)
 		return;
 	b->dropped_page = pi;
-	drop_item(b, (uintptr_t)b->old->pages[pi] | ITEM_PAGE);
+	drop_item(b, (uintptr_t)b->old->pages[pi] | SM_ITEM_PAGE);
 }
 
 /*
@@ -303,12 +279,12 @@ static void kill_value(struct builder *b, const struct sm_chunk *c,
 		b->err = -ENOMEM;
 		return;
 	}
-	drop_item(b, (uintptr_t)grave | ITEM_GRAVE);
+	drop_item(b, (uintptr_t)grave | SM_ITEM_GRAVE);
 	if (b->err) {
 		sm_entry_free(grave);
 		return;
 	}
-	b->added_bytes += item_bytes((uintptr_t)grave | ITEM_GRAVE);
+	b->added_bytes += sm_retired_bytes((uintptr_t)grave | SM_ITEM_GRAVE);
 }
 
 /* Appends a chunk to the page being made. */
@@ -893,9 +869,9 @@ static struct snapmap_snapshot *builder_finish(struct builder *b,
 		for (size_t i = 0; i < b->nfresh; i++)
 			chunk_free(b->s->fresh[i]);
 		for (size_t i = 0; b->drop && i < b->drop->n; i++)
-			if ((b->drop->items[i] & ITEM_TAGS) == ITEM_GRAVE)
+			if ((b->drop->items[i] & SM_ITEM_TAGS) == SM_ITEM_GRAVE)
 				sm_entry_free((void *)(b->drop->items[i] &
-						       ~ITEM_TAGS));
+						       ~SM_ITEM_TAGS));
 		sm_free(b->drop);
 		b->drop = NULL;
 		scratch_trim(b->s);
@@ -1061,7 +1037,7 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 	for (size_t i = 0; i < old->npages; i++) {
 		const struct sm_page *p = old->pages[i];
 
-		drop_item(&b, (uintptr_t)p | ITEM_PAGE);
+		drop_item(&b, (uintptr_t)p | SM_ITEM_PAGE);
 		for (size_t k = 0; k < p->count; k++) {
 			drop_item(&b, (uintptr_t)p->chunks[k]);
 			/* Every value of @old dies. */
@@ -1086,41 +1062,6 @@ struct snapmap_snapshot *sm_layout_build(const struct snapmap_snapshot *old,
 /* ------------------------------------------------------------------ */
 /* Freeing                                                             */
 /* ------------------------------------------------------------------ */
-
-void sm_reclaim_free_item(struct snapmap *map, uintptr_t item)
-{
-	void *obj = (void *)(item & ~ITEM_TAGS);
-
-	switch (item & ITEM_TAGS) {
-	case ITEM_GRAVE:
-		sm_value_destroy(map, obj);
-		sm_entry_free(obj);
-		break;
-	case ITEM_PAGE:
-		page_free(obj);
-		break;
-	default:
-		chunk_free(obj);
-	}
-}
-
-void sm_reclaim_free_all(struct snapmap_snapshot *snap)
-{
-	for (size_t i = 0; i < snap->npages; i++) {
-		struct sm_page *p = snap->pages[i];
-
-		for (size_t s = 0; s < p->count; s++) {
-			struct sm_chunk *c = p->chunks[s];
-
-			for (size_t k = 0; snap->map->value_destroy &&
-					   k < c->count; k++)
-				sm_value_destroy(snap->map,
-						 chunk_entry_at(c, k));
-			chunk_free(c);
-		}
-		page_free(p);
-	}
-}
 
 void sm_layout_free(struct snapmap_snapshot *snap)
 {

@@ -453,6 +453,35 @@ static int write_tmp(int fd, sm_emit_fn emit, const void *ctx,
 	return 0;
 }
 
+/*
+ * Opens the directory @path names its file in (@slash: the last '/' of
+ * @path, or NULL): a descriptor, or a negative errno recorded in @err.
+ */
+static int open_dir_of(const char *path, const char *slash,
+		       struct snapmap_error *err)
+{
+	char *dir;
+	int dirfd;
+
+	dir = slash ? sm_alloc((size_t)(slash - path) + 2) : NULL;
+	if (slash && !dir)
+		return sm_error(err, -ENOMEM, 0, 0, "out of memory");
+	if (dir) {
+		/* "/name" lives in "/". */
+		size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+
+		memcpy(dir, path, dlen);
+		dir[dlen] = '\0';
+	}
+	dirfd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sm_free(dir);
+	if (dirfd < 0)
+		return sm_error(err, -errno, 0, 0,
+				"cannot open the directory: %s",
+				snapmap_strerror(errno));
+	return dirfd;
+}
+
 int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 			 struct snapmap_error *err)
 {
@@ -462,7 +491,6 @@ int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 	int fd = -1, dirfd = -1, rc;
 	bool named = false;
 	struct stat st;
-	char *dir;
 
 	if (!*base)
 		return sm_error(err, -EISDIR, 0, 0,
@@ -480,22 +508,9 @@ int sm_write_file_atomic(const char *path, sm_emit_fn emit, const void *ctx,
 	} else {
 		st.st_mode = 0;
 	}
-	dir = slash ? sm_alloc((size_t)(slash - path) + 2) : NULL;
-	if (slash && !dir)
-		return sm_error(err, -ENOMEM, 0, 0, "out of memory");
-	if (dir) {
-		/* "/name" lives in "/". */
-		size_t dlen = slash == path ? 1 : (size_t)(slash - path);
-
-		memcpy(dir, path, dlen);
-		dir[dlen] = '\0';
-	}
-	dirfd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sm_free(dir);
+	dirfd = open_dir_of(path, slash, err);
 	if (dirfd < 0)
-		return sm_error(err, -errno, 0, 0,
-				"cannot open the directory: %s",
-				snapmap_strerror(errno));
+		return dirfd;
 
 	fd = create_tmp(dirfd, name, sizeof(name), base, &named);
 	if (fd < 0) {

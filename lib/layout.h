@@ -1,6 +1,7 @@
 /*
- * layout.h - the snapshot layout, shared by search.c (reading it) and
- * build.c (writing it).  Not installed; only these two files include it.
+ * layout.h - the snapshot layout, shared by search.c (reading it),
+ * build.c (writing it) and retire.c (freeing what a publish retires).
+ * Not installed; only these files include it.
  *
  * A snapshot is a directory of chunks; a chunk is an immutable, sorted
  * run of about CHUNK_TARGET entries, stored in the chunk itself: the
@@ -23,8 +24,8 @@
  * Under a caller's comparator the same structure is searched with it.
  *
  * Reclamation: a publish reports the chunks and pages the old snapshot
- * held that the new one does not; reclaim.c frees each once no live
- * snapshot holds it, asking sm_layout_holds().  Chunks copy the values
+ * held that the new one does not; retire.c frees each once no live
+ * snapshot holds it.  Chunks copy the values
  * they keep, so a value has copies in every chunk version since it was
  * written; when a write replaces or deletes it, in a map with a value
  * destructor, the build keeps one more copy, a grave, which counts as
@@ -39,7 +40,7 @@
 #include <endian.h>
 #include <string.h>
 
-/* The chunk sizes, SM_CHUNK_* in internal.h (tests shape maps by them). */
+/* The chunk sizes, SM_CHUNK_* in snapshot.h (tests shape maps by them). */
 #define CHUNK_TARGET	SM_CHUNK_TARGET
 #define CHUNK_MAX	SM_CHUNK_MAX
 #define CHUNK_MIN	SM_CHUNK_MIN
@@ -191,6 +192,16 @@ static inline struct sm_entry *chunk_entry_at(const struct sm_chunk *c,
 static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)
 {
 	return chunk_entry_at(c, 0);
+}
+
+static inline void chunk_free(struct sm_chunk *c)
+{
+	sm_free_line(c);
+}
+
+static inline void page_free(struct sm_page *p)
+{
+	sm_free_line(p);
 }
 
 static inline bool bytewise(const struct snapmap *map)
@@ -409,15 +420,6 @@ static inline struct level page_level(const struct sm_page *p)
 		(const void *const *)p->chunks, p, &p->tree, false,
 	};
 }
-
-/*
- * Retired objects, tagged pointers: chunks (LINE-aligned), pages, and
- * graves: copies of the values a write replaced or deleted, for maps with
- * a value destructor (staged entries, 8-aligned).
- */
-#define ITEM_PAGE	((uintptr_t)1)
-#define ITEM_GRAVE	((uintptr_t)2)
-#define ITEM_TAGS	(ITEM_PAGE | ITEM_GRAVE)
 
 /*
  * A search path: the node search for one instruction set (a portable

@@ -5,18 +5,9 @@
  * by the call_rcu callback once a grace period has passed since the
  * snapshot stopped being current (so no reader can still hold it from
  * snapmap_snapshot()), plus one per pin.  When it reaches zero the
- * snapshot dies.
- *
- * Chunks and entries are shared by consecutive versions, so they are not
- * freed with a snapshot.  Each publish hands the old snapshot what the new
- * one dropped; a retired object always sits with the newest live snapshot
- * that holds it.  When a snapshot dies, each of its objects moves to the
- * next older live snapshot if that one holds it too (a pinned old
- * version), and is freed otherwise.  Since an object is held by one
- * unbroken range of versions, no other live snapshot can hold it then.
- * Without pins, snapshots die oldest first and every object is freed by
- * the death of the last version that held it: no reference counting per
- * entry on the write path.
+ * snapshot dies.  The chunks and pages it shares with other versions are
+ * not freed with it: they are retired objects (retire.c), kept with the
+ * newest live snapshot that holds them.
  *
  * Live snapshots form a list in version order, under map->reclaim_lock.
  *
@@ -46,62 +37,15 @@ void sm_reclaim_link(struct snapmap_snapshot *old, struct snapmap_snapshot *next
 	pthread_mutex_unlock(&map->reclaim_lock);
 }
 
-/*
- * Passes on to the next older live snapshot what it still holds, and
- * unlinks @snap.  Blocks none of whose objects is held any more go to
- * *@unheld, to be freed after the lock is dropped (freeing a big
- * snapshot's objects, and running value destructors, must not hold up
- * publishers, who take the lock).  Call with reclaim_lock held.
- */
-static void pass_on(struct snapmap_snapshot *snap,
-		    struct sm_dropblock **unheld)
+/* Takes @snap out of the live list.  Call with reclaim_lock held. */
+static void live_unlink(struct snapmap_snapshot *snap)
 {
 	struct snapmap_snapshot *older = snap->older;
-	struct sm_dropblock *block;
 
-	while ((block = snap->dropped) != NULL) {
-		size_t kept = 0;
-
-		snap->dropped = block->next;
-		for (size_t i = 0; older && i < block->n; i++)
-			if (sm_layout_holds(older, block->items[i]))
-				kept++;
-		if (!kept) {
-			block->next = *unheld;
-			*unheld = block;
-			continue;
-		}
-		/* An older snapshot is pinned: keep what it holds in the
-		 * block, which moves to it; free the rest now (rare). */
-		kept = 0;
-		for (size_t i = 0; i < block->n; i++) {
-			uintptr_t item = block->items[i];
-
-			if (sm_layout_holds(older, item))
-				block->items[kept++] = item;
-			else
-				sm_reclaim_free_item(snap->map, item);
-		}
-		block->n = kept;
-		block->next = older->dropped;
-		older->dropped = block;
-	}
 	if (older)
 		older->newer = snap->newer;
 	if (snap->newer)
 		snap->newer->older = older;
-}
-
-static void free_unheld(struct snapmap *map, struct sm_dropblock *block)
-{
-	while (block) {
-		struct sm_dropblock *next = block->next;
-
-		for (size_t i = 0; i < block->n; i++)
-			sm_reclaim_free_item(map, block->items[i]);
-		sm_free(block);
-		block = next;
-	}
 }
 
 static void snapshot_release(struct urcu_ref *ref)
@@ -118,14 +62,15 @@ static void snapshot_release(struct urcu_ref *ref)
 #endif
 	pthread_mutex_lock(&map->reclaim_lock);
 	last = snap == map->last_snapshot;
-	pass_on(snap, &unheld);
+	sm_retired_pass_on(snap, &unheld);
+	live_unlink(snap);
 	pthread_mutex_unlock(&map->reclaim_lock);
 	/* No live snapshot holds these: nobody else can reach them. */
-	free_unheld(map, unheld);
+	sm_retired_free(map, unheld);
 	/* The last snapshot of a destroyed map holds everything, and every
 	 * older snapshot is gone (sm_reclaim_cb releases it last). */
 	if (last)
-		sm_reclaim_free_all(snap);
+		sm_retired_free_all(snap);
 	sm_layout_free(snap);
 }
 

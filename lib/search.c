@@ -1,6 +1,6 @@
 /*
- * search.c - reading the snapshot layout (layout.h): look-ups, seeks,
- * cursors and what reclamation asks about retired chunks and pages.
+ * search.c - reading the snapshot layout (layout.h): look-ups, seeks
+ * and cursors.
  * Everything here runs in readers, inside their read-side critical
  * section or on a pinned snapshot, and stores to nothing shared.
  */
@@ -545,22 +545,5 @@ size_t sm_layout_chunk_size_of(const struct snapmap_snapshot *snap,
 		return 0;
 	sm_layout_place(snap, key, klen, &page, &slot);
 	return snap->pages[page]->chunks[slot]->count;
-}
-
-bool sm_layout_holds(const struct snapmap_snapshot *snap, uintptr_t item)
-{
-	/* A chunk or a page is in every version from its birth until the
-	 * one that replaced it, and never again.  A grave's value was in
-	 * every version before the one that replaced it, back to when it was
-	 * written (older than any live snapshot may be: counted as held). */
-	switch (item & ITEM_TAGS) {
-	case ITEM_GRAVE:
-		return true;
-	case ITEM_PAGE:
-		return ((const struct sm_page *)(item & ~ITEM_TAGS))->birth <=
-		       snap->version;
-	default:
-		return ((const struct sm_chunk *)item)->birth <= snap->version;
-	}
 }
 

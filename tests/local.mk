@@ -98,7 +98,7 @@ AM_TESTS_ENVIRONMENT = \
 # lib/libsnapmap-test.la is the library built a second time, from the
 # same sources, with -DSM_TESTING: its allocation seam (lib/alloc.c) can
 # fail the k-th allocation from now and counts allocations and live
-# blocks (lib/internal.h).  It is a libtool convenience library, never
+# blocks (lib/alloc.h).  It is a libtool convenience library, never
 # installed; the test links it statically, so it reaches those internal,
 # hidden functions while the installed library exports nothing new and
 # keeps the seam as it is (jemalloc's "test build of the library").

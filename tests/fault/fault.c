@@ -5,7 +5,7 @@
  * links the test build of the library (lib/libsnapmap-test.la, compiled
  * with -DSM_TESTING), whose seam can fail the k-th allocation from now
  * (sm_alloc_fail_at) and counts allocations (sm_alloc_calls) and live
- * blocks (sm_alloc_live); see lib/internal.h.
+ * blocks (sm_alloc_live); see lib/alloc.h.
  *
  * Each case is an operation on a prepared map.  run_case():
  *
@@ -42,13 +42,13 @@
  * a little under the layout's target), plus big maps shaped so that one
  * write splits a full chunk, absorbs a neighbour into a chunk that fell
  * below the minimum, or empties the last chunk; the chunk counts are
- * asserted through the snapshot's directory (internal.h), so the layout
+ * asserted through the snapshot's directory (snapshot.h), so the layout
  * paths are known to be taken.  Batches and the loads' source files are
  * staged/written before the counting starts: only the commit and the load
  * are measured and failed.
  *
  * The shapes follow the layout's constants (SM_CHUNK_TARGET, _MAX and
- * _MIN in lib/internal.h); the preparation asserts the chunk counts, so
+ * _MIN in lib/snapshot.h); the preparation asserts the chunk counts, so
  * the layout paths are known to be taken.
  *
  * Running it alone: make check TESTS=tests/fault/fault.  Under valgrind,
