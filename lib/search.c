@@ -104,12 +104,45 @@ size_t count_avx2(const uint64_t *p, uint64_t x)
 }
 #endif
 
+/*
+ * What the item a leaf position names costs a look-up: with @side
+ * non-NULL, the two lines at @side + @side_stride * (leaf node) hold the
+ * items of that node's 16 positions (a chunk's entry pointers, a level's
+ * item pointers).  They are fetched while the node is counted, so that
+ * reading the item after the count does not wait for memory a second
+ * time.
+ */
+struct leaf_items {
+	const char *side;
+	size_t side_stride;
+};
+
+#define NO_ITEMS	((struct leaf_items){ NULL, 0 })
+
+/*
+ * A chunk's or page's first node usually starts where its header's lines
+ * end (the shared bytes fit in the header): fetched with the header, not
+ * after it, without reading the header for where it is.  A guess that is
+ * wrong (long shared bytes) costs a wasted fetch, not a wrong answer.
+ */
+#define LINES_OF(bytes)		(((bytes) + LINE - 1) / LINE * LINE)
+#define FIRST_NODE_GUESS	LINES_OF(sizeof(struct sm_chunk))
+_Static_assert(LINES_OF(sizeof(struct sm_page)) == FIRST_NODE_GUESS,
+	       "pages and chunks put their first node at the same place");
+
+static inline void fetch_first_node(const void *obj)
+{
+	__builtin_prefetch((const char *)obj + FIRST_NODE_GUESS);
+	__builtin_prefetch((const char *)obj + FIRST_NODE_GUESS + LINE);
+}
+
 /* First of the @n leaves of tree @t (at @base, leaf nodes @stride u64
  * apart) that is >= @x: down the index, one node a level, counted by
  * @count. */
 static inline __attribute__((always_inline))
 size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
-		  size_t stride, uint64_t x, node_count_fn count)
+		  size_t stride, uint64_t x, node_count_fn count,
+		  struct leaf_items items)
 {
 	const char *at = base;
 	size_t block = 0;
@@ -124,6 +157,12 @@ size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
 			return n;
 		block = FANOUT * block + i;
 	}
+	if (items.side) {
+		const char *line = items.side + items.side_stride * block;
+
+		__builtin_prefetch(line);
+		__builtin_prefetch(line + LINE);
+	}
 	return FANOUT * block +
 	       count((const uint64_t *)(at + t->leaf_off) + stride * block, x);
 }
@@ -132,7 +171,19 @@ size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
 static inline __attribute__((always_inline))
 size_t prefix_bound(const struct sm_chunk *c, uint64_t x, node_count_fn count)
 {
-	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count);
+	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count,
+			  NO_ITEMS);
+}
+
+/* The same, fetching the entry pointers of the leaf node it counts. */
+static inline __attribute__((always_inline))
+size_t prefix_bound_fetch(const struct sm_chunk *c, uint64_t x,
+			  node_count_fn count)
+{
+	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count,
+			  (struct leaf_items){
+				  (const char *)chunk_leaves(c)->entry,
+				  sizeof(struct leaf_block) });
 }
 
 /*
@@ -201,7 +252,8 @@ static size_t level_run_end(const void *level, uint64_t next)
 {
 	const struct level *l = level;
 
-	return tree_bound(l->base, l->tree, l->n, FANOUT, next, count_scalar);
+	return tree_bound(l->base, l->tree, l->n, FANOUT, next, count_scalar,
+			  NO_ITEMS);
 }
 
 /*
@@ -273,7 +325,10 @@ size_t level_of(const struct snapmap *map, const struct level *l,
 	} else {
 		/* The first keys themselves are read only on a tie. */
 		kp = key_prefix(key, klen, l->skip);
-		n = tree_bound(l->base, l->tree, l->n, FANOUT, kp, count);
+		n = tree_bound(l->base, l->tree, l->n, FANOUT, kp, count,
+			       (struct leaf_items){
+				       (const char *)l->items,
+				       FANOUT * sizeof(void *) });
 		if (n < l->n && l->prefix[n] == kp)
 			n = level_tie(l, n, kp, key, klen);
 	}
@@ -297,8 +352,10 @@ const struct sm_chunk *chunk_of(const struct snapmap_snapshot *snap,
 
 	*page = level_of(snap->map, &l, key, klen, count);
 	p = snap->pages[*page];
+	fetch_first_node(p);
 	l = page_level(p);
 	*slot = level_of(snap->map, &l, key, klen, count);
+	fetch_first_node(p->chunks[*slot]);
 	return p->chunks[*slot];
 }
 
@@ -377,7 +434,7 @@ const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 	if (against_shared(key, klen, chunk_shared(c), c->skip))
 		return NULL;	/* not among the chunk's keys */
 	kp = key_prefix(key, klen, c->skip);
-	pos = prefix_bound(c, kp, count);
+	pos = prefix_bound_fetch(c, kp, count);
 	if (pos == c->count || chunk_prefix_at(c, pos) != kp)
 		return NULL;
 	e = chunk_entry_at(c, pos);
