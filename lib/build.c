@@ -517,16 +517,18 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 		size_t off = i % FANOUT;
 
 		if (off == 0 && to - i >= FANOUT) {
-			/* A whole block: fixed-size copies the compiler
-			 * turns into a few vector moves. */
+			/* A whole block: fixed-size loops the compiler
+			 * turns into a few vector operations. */
 			memcpy(prefix + out, lb->prefix, sizeof(lb->prefix));
-			memcpy(entry + out, lb->entry, sizeof(lb->entry));
+			for (size_t t = 0; t < FANOUT; t++)
+				entry[out + t] = (struct sm_entry *)
+					((char *)c + lb->record[t]);
 			i += FANOUT;
 			out += FANOUT;
 			continue;
 		}
 		prefix[out] = lb->prefix[off];
-		entry[out++] = lb->entry[off];
+		entry[out++] = chunk_entry_at(c, i);
 		i++;
 	}
 	b->nrun = out;
@@ -622,6 +624,13 @@ static void copy_records(struct builder *b, unsigned char *arena,
 	}
 }
 
+/* Where record @e of chunk @c is, as its leaf block keeps it. */
+static inline uint32_t record_offset(const struct sm_chunk *c,
+				     const struct sm_entry *e)
+{
+	return (uint32_t)((const char *)e - (const char *)c);
+}
+
 /*
  * Makes a chunk of run entries [start, start + n), copying their records
  * into its arena: their prefixes are taken again only where they were
@@ -670,14 +679,15 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 
 		if (n - base >= FANOUT) {
 			memcpy(lb->prefix, pfx + base, sizeof(lb->prefix));
-			memcpy(lb->entry, ents + base, sizeof(lb->entry));
+			for (size_t t = 0; t < FANOUT; t++)
+				lb->record[t] = record_offset(c, ents[base + t]);
 			continue;
 		}
 		for (size_t t = 0; t < FANOUT; t++) {
 			bool in = base + t < n;
 
 			lb->prefix[t] = in ? pfx[base + t] : PREFIX_END;
-			lb->entry[t] = in ? ents[base + t] : NULL;
+			lb->record[t] = in ? record_offset(c, ents[base + t]) : 0;
 		}
 	}
 

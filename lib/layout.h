@@ -54,16 +54,18 @@
  * below), so a search reads two lines per level and decides each level
  * without a branch on the data: two levels for up to 256 items.
  *
- * In a chunk the leaves are blocks of 16 prefixes followed by their 16
- * entry pointers (the pair is read together); in a page and the top
- * level the prefixes are one array, beside the array of items.
+ * In a chunk the leaves are blocks of 16 prefixes followed by where
+ * their 16 records are, as 4-byte offsets from the chunk (the three
+ * lines are read together); in a page and the top level the prefixes
+ * are one array, beside the array of items.
  */
 #define FANOUT		16
 #define CHUNK_SKIP_MAX	(64u << 10)	/* shared bytes kept: offsets fit
 					 * in 32 bits */
 #define MAX_UP		SM_TREE_MAX_UP
 #define LINE		SM_LINE
-#define CHUNK_STRIDE	(2 * FANOUT)	/* u64 from one chunk leaf node to
+#define CHUNK_STRIDE	(sizeof(struct leaf_block) / sizeof(uint64_t))
+					/* u64 from one chunk leaf node to
 					 * the next */
 
 /*
@@ -86,10 +88,18 @@ struct sm_chunk {
 	size_t bytes;		/* the allocation's size */
 };
 
+/*
+ * A record's offset fits in 32 bits: a chunk's records before its last
+ * one fill at most SM_ARENA_MAX bytes (a run is cut there), and the
+ * header, shared bytes and nodes before the arena are smaller than that.
+ */
 struct leaf_block {
 	uint64_t prefix[FANOUT];	/* PREFIX_END past the end */
-	struct sm_entry *entry[FANOUT];
+	uint32_t record[FANOUT];	/* 0 past the end */
 };
+
+_Static_assert(sizeof(struct leaf_block) % LINE == 0,
+	       "leaf nodes start on a line");
 
 /*
  * The directory is two levels: the snapshot's top (its own) lists pages,
@@ -186,7 +196,8 @@ static inline uint64_t chunk_prefix_at(const struct sm_chunk *c, size_t i)
 static inline struct sm_entry *chunk_entry_at(const struct sm_chunk *c,
 					      size_t i)
 {
-	return chunk_leaves(c)[i / FANOUT].entry[i % FANOUT];
+	return (struct sm_entry *)((char *)c +
+				   chunk_leaves(c)[i / FANOUT].record[i % FANOUT]);
 }
 
 static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)

@@ -106,18 +106,19 @@ size_t count_avx2(const uint64_t *p, uint64_t x)
 
 /*
  * What the item a leaf position names costs a look-up: with @side
- * non-NULL, the two lines at @side + @side_stride * (leaf node) hold the
- * items of that node's 16 positions (a chunk's entry pointers, a level's
- * item pointers).  They are fetched while the node is counted, so that
+ * non-NULL, the @lines lines at @side + @side_stride * (leaf node) hold
+ * the items of that node's 16 positions (a chunk's record offsets, a
+ * level's page or chunk pointers).  They are fetched while the node is counted, so that
  * reading the item after the count does not wait for memory a second
  * time.
  */
 struct leaf_items {
 	const char *side;
 	size_t side_stride;
+	size_t lines;		/* 1 or 2 */
 };
 
-#define NO_ITEMS	((struct leaf_items){ NULL, 0 })
+#define NO_ITEMS	((struct leaf_items){ NULL, 0, 0 })
 
 /*
  * A chunk's or page's first node usually starts where its header's lines
@@ -161,7 +162,8 @@ size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
 		const char *line = items.side + items.side_stride * block;
 
 		__builtin_prefetch(line);
-		__builtin_prefetch(line + LINE);
+		if (items.lines > 1)
+			__builtin_prefetch(line + LINE);
 	}
 	return FANOUT * block +
 	       count((const uint64_t *)(at + t->leaf_off) + stride * block, x);
@@ -182,8 +184,8 @@ size_t prefix_bound_fetch(const struct sm_chunk *c, uint64_t x,
 {
 	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count,
 			  (struct leaf_items){
-				  (const char *)chunk_leaves(c)->entry,
-				  sizeof(struct leaf_block) });
+				  (const char *)chunk_leaves(c)->record,
+				  sizeof(struct leaf_block), 1 });
 }
 
 /*
@@ -328,7 +330,7 @@ size_t level_of(const struct snapmap *map, const struct level *l,
 		n = tree_bound(l->base, l->tree, l->n, FANOUT, kp, count,
 			       (struct leaf_items){
 				       (const char *)l->items,
-				       FANOUT * sizeof(void *) });
+				       FANOUT * sizeof(void *), 2 });
 		if (n < l->n && l->prefix[n] == kp)
 			n = level_tie(l, n, kp, key, klen);
 	}
