@@ -544,6 +544,8 @@ const struct sm_entry *sm_layout_next(const struct snapmap_snapshot *snap,
 	return sm_layout_at(snap, cur);
 }
 
+#define SCAN_AHEAD	(8 * LINE)
+
 size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
 			struct sm_cursor *cur, struct snapmap_kv *kv,
 			size_t max)
@@ -565,8 +567,15 @@ size_t sm_layout_next_n(const struct snapmap_snapshot *snap,
 			continue;
 		}
 		end = c->count - i < max - done ? c->count : i + (max - done);
-		for (; i < end; i++)
-			kv[done++] = sm_entry_kv(chunk_entry_at(c, i));
+		for (; i < end; i++) {
+			const struct sm_entry *e = chunk_entry_at(c, i);
+
+			/* Records lie in key order in the arena: fetch ahead
+			 * of the walk (the CPU's own prefetcher stops at each
+			 * page and starts again with each chunk). */
+			__builtin_prefetch((const char *)e + SCAN_AHEAD);
+			kv[done++] = sm_entry_kv(e);
+		}
 		cur->index = end - 1;
 	}
 	if (done == 0)	/* past the end, where sm_layout_next goes */
