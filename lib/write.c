@@ -3,8 +3,9 @@
  *
  * Writers serialize on map->writer_lock.  Under it they read the current
  * snapshot, build the next one (sharing untouched entries), publish it
- * with one pointer store and hand the old one to call_rcu.  Writers never
- * wait for a grace period.
+ * with one pointer store and hand the old one to call_rcu.  A writer
+ * waits for reclamation only over the reclaim limit, before it takes the
+ * mutex, and only where sm_wait_enter() allows it (below).
  */
 #include "internal.h"
 
