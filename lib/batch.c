@@ -10,6 +10,7 @@
  * writes are commits of one op (write.c).
  */
 #include "internal.h"
+#include "keybytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -84,12 +85,46 @@ void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed)
 /* Evaluation                                                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Sorting a batch compared keys through their entries, a cache miss on
+ * each side of each comparison: 1M staged puts spent more than half of
+ * their commit there.  Under the bytewise order each op's head is the 8
+ * bytes of its key after those every key of the batch shares, as an
+ * integer (keybytes.h): heads decide most comparisons, and only equal
+ * ones read the keys.  Under a caller's comparator heads are all 0.
+ */
+static void set_heads(const struct snapmap *map, struct sm_op *ops,
+		      size_t nops)
+{
+	const unsigned char *first;
+	size_t skip;
+
+	if (nops < 2)
+		return;		/* nothing to sort */
+	first = sm_entry_key(ops[0].entry);
+	skip = ops[0].entry->klen;
+	for (size_t i = 1; i < nops && skip; i++) {
+		const unsigned char *k = sm_entry_key(ops[i].entry);
+		size_t n = ops[i].entry->klen < skip ? ops[i].entry->klen : skip;
+
+		for (skip = 0; skip < n && k[skip] == first[skip]; skip++)
+			;
+	}
+	for (size_t i = 0; i < nops; i++)
+		ops[i].head = map->compare ? 0 :
+			key_bytes8(sm_entry_key(ops[i].entry),
+				   ops[i].entry->klen, skip);
+}
+
 static int op_order(const void *pa, const void *pb, void *pmap)
 {
 	const struct sm_op *a = pa, *b = pb;
-	int c = sm_compare(pmap, sm_entry_key(a->entry), a->entry->klen,
-			   sm_entry_key(b->entry), b->entry->klen);
+	int c;
 
+	if (a->head != b->head)
+		return a->head < b->head ? -1 : 1;
+	c = sm_compare(pmap, sm_entry_key(a->entry), a->entry->klen,
+		       sm_entry_key(b->entry), b->entry->klen);
 	if (c)
 		return c;
 	return (a->seq > b->seq) - (a->seq < b->seq);
@@ -163,6 +198,7 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 		return -ENOMEM;
 	for (size_t i = 0; i < nops; i++)	/* a retried commit */
 		ops[i].stored = false;
+	set_heads(map, ops, nops);
 	/* Bulk loads usually stage in key order: check before sorting. */
 	for (size_t i = 1; i < nops; i++) {
 		if (op_order(&ops[i - 1], &ops[i], map) > 0) {

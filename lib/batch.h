@@ -28,6 +28,7 @@ struct sm_op {
 	enum sm_op_kind kind;
 	size_t seq;			/* staging index */
 	struct sm_entry *entry;		/* key (+ new value, except deletes) */
+	uint64_t head;			/* set by a commit: see batch.c */
 	void *expected;			/* CAS only, owned */
 	size_t elen;
 	bool stored;			/* the commit stores @entry's value

@@ -584,6 +584,36 @@ Test(batch, binary_and_empty_keys)
 	ut_map_destroy(map);
 }
 
+/*
+ * A commit sorts its ops by the 8 bytes after what all their keys share
+ * before it compares whole keys: keys that tie on those bytes (one a
+ * prefix of another, a zero byte past the end, a difference after them)
+ * keep the bytewise order, and a key staged twice keeps its last value.
+ */
+Test(batch, keys_that_tie_on_their_first_bytes)
+{
+	static const struct ut_bytes want[] = {
+		UT_B("p/AAAAAAA"), UT_B("p/AAAAAAA\0"), UT_B("p/AAAAAAAA"),
+		UT_B("p/AAAAAAAA\0"), UT_B("p/AAAAAAAAa"), UT_B("p/AAAAAAAAb"),
+		UT_B("p/AAAAAAAB"),
+	};
+	struct snapmap *map = ut_map_new(NULL);
+	struct snapmap_batch *b = batch_of(map);
+
+	cr_assert_eq(snapmap_batch_put(b, UT_S("p/AAAAAAAAa"),
+				       UT_S("first")), 0);
+	for (size_t i = UT_ARRAY_SIZE(want); i-- > 0;)
+		cr_assert_eq(snapmap_batch_put(b, want[i].p, want[i].n,
+					       want[i].p, want[i].n), 0);
+	cr_assert_eq(snapmap_batch_commit(b, NULL, NULL), 0);
+	ut_assert_keys(map, want, UT_ARRAY_SIZE(want));
+	for (size_t i = 0; i < UT_ARRAY_SIZE(want); i++)
+		ut_assert_value(map, want[i].p, want[i].n, want[i].p,
+				want[i].n);
+	snapmap_batch_free(b);
+	ut_map_destroy(map);
+}
+
 Test(batch, two_batches_of_one_map)
 {
 	struct snapmap *map = ut_map_new(NULL);
