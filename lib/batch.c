@@ -213,7 +213,8 @@ int sm_commit_ops_locked(struct snapmap *map, struct sm_op *ops, size_t nops,
 		struct sm_op *setter;
 		size_t end = i + 1;
 
-		while (end < nops &&
+		/* Equal keys have equal heads: most neighbours differ there. */
+		while (end < nops && ops[end].head == ops[i].head &&
 		       sm_compare(map, sm_entry_key(key), key->klen,
 				  sm_entry_key(ops[end].entry),
 				  ops[end].entry->klen) == 0)
