@@ -11,7 +11,8 @@
  * chunk's shared bytes is 0, 8 and 9 bytes long, binary keys with zero
  * bytes and bytes >= 0x80 (the sign bit the x86 compares flip), and
  * chunks whose first keys share more than their page's shared bytes and
- * 8-byte prefix (a tie across a chunk boundary).
+ * 8-byte prefix (a tie across a chunk boundary), and shared bytes kept in
+ * a chunk's or page's header line and after it (too long for the line).
  *
  * Links lib/libsnapmap-test.la, the library's test build, to see which
  * path a snapshot carries and how its chunks were cut.
@@ -93,11 +94,13 @@ enum family {
 	BINARY,		/* random bytes, a third of them zero */
 	ACROSS_CHUNKS,	/* a long shared prefix over many chunks */
 	PAGES,		/* enough keys for an indexed top level */
+	LONG_SHARED,	/* chunks and a page sharing more bytes than
+			 * their headers hold */
 	NFAMILIES
 };
 
 static const char *const family_name[] = {
-	"suffix lengths", "binary", "across chunks", "pages",
+	"suffix lengths", "binary", "across chunks", "pages", "long shared",
 };
 
 static void make_keys(enum family f, struct keyset *s)
@@ -167,6 +170,12 @@ static void make_keys(enum family f, struct keyset *s)
 			add(s, k, 14);
 		}
 		break;
+	case LONG_SHARED:
+		for (unsigned i = 0; i < 3000; i++)
+			add(s, k, (size_t)snprintf((char *)k, MAXKEY,
+				"long/shared/prefix/of/keys/%05u",
+				3 * i));
+		break;
 	default:
 		cr_assert_fail();
 	}
@@ -234,6 +243,9 @@ struct shape {
 	size_t pages;
 	bool top_indexed;	/* the top level has index levels */
 	bool page_indexed;	/* a page has */
+	/* Shared bytes kept in the header's line, and after the header. */
+	bool chunk_shared_inline, chunk_shared_after;
+	bool page_shared_inline, page_shared_after;
 };
 
 static struct shape shape_of(const struct snapmap_snapshot *snap)
@@ -244,8 +256,24 @@ static struct shape shape_of(const struct snapmap_snapshot *snap)
 	for (size_t p = 0; p < snap->npages; p++) {
 		const struct sm_page *pg = snap->pages[p];
 
+		if (pg->count > 1 && pg->skip > 0) {
+			bool in = pg->shared_off ==
+				  offsetof(struct sm_page, shared_inline);
+
+			sh.page_shared_inline |= in;
+			sh.page_shared_after |= !in;
+		}
 		for (size_t s = 0; s < pg->count; s++) {
 			const struct sm_chunk *c = pg->chunks[s];
+
+			if (c->skip > 0) {
+				bool in = c->shared_off ==
+					  offsetof(struct sm_chunk,
+						   shared_inline);
+
+				sh.chunk_shared_inline |= in;
+				sh.chunk_shared_after |= !in;
+			}
 
 			if (pg->tree.nup > 0)
 				sh.page_indexed = true;
@@ -277,6 +305,7 @@ static void check_shape(enum family f, const struct snapmap_snapshot *snap)
 		cr_assert(sh.suffix[0] && sh.suffix[8] && sh.suffix[9],
 			  "suffixes of 0, 8 and 9 bytes: %d %d %d",
 			  sh.suffix[0], sh.suffix[8], sh.suffix[9]);
+		cr_assert(sh.chunk_shared_inline);
 		break;
 	case BINARY:
 		cr_assert(sh.zero_byte && sh.top_bit);
@@ -288,6 +317,10 @@ static void check_shape(enum family f, const struct snapmap_snapshot *snap)
 		cr_assert_gt(sh.pages, FANOUT);
 		cr_assert(sh.top_indexed && sh.page_indexed);
 		cr_assert(sh.top_bit);
+		cr_assert(sh.page_shared_inline);
+		break;
+	case LONG_SHARED:
+		cr_assert(sh.chunk_shared_after && sh.page_shared_after);
 		break;
 	default:
 		break;
@@ -362,6 +395,12 @@ static void check_all(const char *name, const struct snapmap_snapshot *snap,
 		p = k;		/* the last byte one higher */
 		if (p.len && p.b[p.len - 1] < 0xff) {
 			p.b[p.len - 1]++;
+			check_probe(name, snap, s, &p);
+		}
+		p = k;		/* the middle byte one higher: a key that
+				 * leaves shared bytes early */
+		if (p.len && p.b[p.len / 2] < 0xff) {
+			p.b[p.len / 2]++;
 			check_probe(name, snap, s, &p);
 		}
 	}
