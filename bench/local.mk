@@ -44,6 +44,13 @@ bench_snapbench_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_CC='"$(CC)"' \
 bench_snapbench_LDADD = lib/libsnapmap.la $(URCU_LIBS) $(URCU_QSBR_LIBS) \
 	$(URCU_CDS_LIBS) -lm
 
+# bench/snapprobe: one operation in a loop, for callgrind and quick A/B
+# timings of two library builds (bench/probe.c).  Built by `make` so that
+# it never rots; it needs nothing but the library.
+noinst_PROGRAMS += bench/snapprobe
+bench_snapprobe_SOURCES = bench/probe.c
+bench_snapprobe_LDADD = lib/libsnapmap.la $(URCU_LIBS)
+
 EXTRA_DIST += bench/plot.sh
 CLEANFILES += bench-results.csv bench-summary.csv bench-*.png
 
