@@ -14,6 +14,8 @@
  *                          entries, value destructors
  *              snapshot.h  the snapshot layout as the rest sees it;
  *                          layout.h is how it is stored, for:
+ *              keybytes.h    keys' bytes as big-endian integers (also
+ *                            for batch.c's sort)
  *   search.c                 look-ups, seeks, iteration
  *   build.c                  building snapshots (merge, full build)
  *   retire.c   retire.h    retired chunks, pages and graves: which live
