@@ -92,7 +92,8 @@ void *sm_alloc_line(size_t size)
 	if (!mem)
 		return NULL;
 	/* malloc aligns to at least a pointer: the slot fits before. */
-	aligned = (void **)((uintptr_t)(mem + SM_LINE) & ~(uintptr_t)(SM_LINE - 1));
+	aligned = (void **)((uintptr_t)(mem + SM_LINE) &
+			    ~(uintptr_t)(SM_LINE - 1));
 	aligned[-1] = mem;
 	return aligned;
 }

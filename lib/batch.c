@@ -96,24 +96,23 @@ void sm_op_release(struct snapmap *map, struct sm_op *op, bool committed)
 static void set_heads(const struct snapmap *map, struct sm_op *ops,
 		      size_t nops)
 {
-	const unsigned char *first;
 	size_t skip;
 
-	if (nops < 2)
-		return;		/* nothing to sort */
-	first = sm_entry_key(ops[0].entry);
-	skip = ops[0].entry->klen;
+	if (map->compare || nops < 2) {	/* nothing to sort by bytes */
+		for (size_t i = 0; i < nops; i++)
+			ops[i].head = 0;
+		return;
+	}
+	skip = ops[0].entry->klen;	/* what the first key shares */
 	for (size_t i = 1; i < nops && skip; i++) {
-		const unsigned char *k = sm_entry_key(ops[i].entry);
-		size_t n = ops[i].entry->klen < skip ? ops[i].entry->klen : skip;
+		size_t shared = sm_common_prefix(ops[0].entry, ops[i].entry);
 
-		for (skip = 0; skip < n && k[skip] == first[skip]; skip++)
-			;
+		if (shared < skip)
+			skip = shared;
 	}
 	for (size_t i = 0; i < nops; i++)
-		ops[i].head = map->compare ? 0 :
-			key_bytes8(sm_entry_key(ops[i].entry),
-				   ops[i].entry->klen, skip);
+		ops[i].head = key_bytes8(sm_entry_key(ops[i].entry),
+					 ops[i].entry->klen, skip);
 }
 
 static int op_order(const void *pa, const void *pb, void *pmap)

@@ -319,7 +319,7 @@ static struct sm_page *page_new(struct builder *b, const struct sm_pend *pd,
 				size_t n)
 {
 	size_t skip = bytewise(b->map) && n > 1 ?
-		      common_prefix(chunk_first(pd[0].chunk),
+		      sm_common_prefix(chunk_first(pd[0].chunk),
 				    chunk_first(pd[n - 1].chunk)) : 0;
 	bool inline_shared = skip <= PAGE_SHARED_INLINE;
 	size_t bytes = dir_tree_place(NULL, sizeof(struct sm_page), n, NULL) +
@@ -521,8 +521,7 @@ static void run_copy(struct builder *b, const struct sm_chunk *c,
 			 * turns into a few vector operations. */
 			memcpy(prefix + out, lb->prefix, sizeof(lb->prefix));
 			for (size_t t = 0; t < FANOUT; t++)
-				entry[out + t] = (struct sm_entry *)
-					((char *)c + lb->record[t]);
+				entry[out + t] = record_at(c, lb->record[t]);
 			i += FANOUT;
 			out += FANOUT;
 			continue;
@@ -624,13 +623,6 @@ static void copy_records(struct builder *b, unsigned char *arena,
 	}
 }
 
-/* Where record @e of chunk @c is, as its leaf block keeps it. */
-static inline uint32_t record_offset(const struct sm_chunk *c,
-				     const struct sm_entry *e)
-{
-	return (uint32_t)((const char *)e - (const char *)c);
-}
-
 /*
  * Makes a chunk of run entries [start, start + n), copying their records
  * into its arena: their prefixes are taken again only where they were
@@ -641,7 +633,7 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 	struct sm_entry **ents = b->s->run_entry + start;
 	uint64_t *pfx = b->s->run_prefix + start;
 	size_t skip = bytewise(b->map) ?
-		      common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
+		      sm_common_prefix(run_rec(ents[0]), run_rec(ents[n - 1])) : 0;
 
 	/* Fewer shared bytes than the keys share is still right (ties are
 	 * settled by full compares) and keeps the chunk's offsets small. */
@@ -678,6 +670,8 @@ static struct sm_chunk *chunk_new(struct builder *b, size_t start, size_t n)
 		size_t base = blk * FANOUT;
 
 		if (n - base >= FANOUT) {
+			/* A whole block: fixed-size loops the compiler
+			 * turns into a few vector operations. */
 			memcpy(lb->prefix, pfx + base, sizeof(lb->prefix));
 			for (size_t t = 0; t < FANOUT; t++)
 				lb->record[t] = record_offset(c, ents[base + t]);
@@ -852,7 +846,7 @@ static size_t top_common(const struct builder *b)
 
 	if (n < 2 || !bytewise(b->map))
 		return 0;
-	return common_prefix(page_first(b->s->top[0].page),
+	return sm_common_prefix(page_first(b->s->top[0].page),
 			     page_first(b->s->top[n - 1].page));
 }
 

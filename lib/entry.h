@@ -51,6 +51,18 @@ static inline size_t sm_entry_span(const struct sm_entry *e)
 	return sizeof(*e) + (size_t)e->vlen + e->klen;
 }
 
+/* How many leading bytes the keys of @a and @b share. */
+static inline size_t sm_common_prefix(const struct sm_entry *a,
+				      const struct sm_entry *b)
+{
+	const unsigned char *ka = sm_entry_key(a), *kb = sm_entry_key(b);
+	size_t n = a->klen < b->klen ? a->klen : b->klen, i = 0;
+
+	while (i < n && ka[i] == kb[i])
+		i++;
+	return i;
+}
+
 /*
  * The alignment a value of @vlen bytes is stored at: the largest power of
  * two <= @vlen, at most alignof(max_align_t).  Any object type of at most

@@ -193,11 +193,23 @@ static inline uint64_t chunk_prefix_at(const struct sm_chunk *c, size_t i)
 	return chunk_leaves(c)[i / FANOUT].prefix[i % FANOUT];
 }
 
+/* A record of chunk @c and where its leaf block keeps it. */
+static inline struct sm_entry *record_at(const struct sm_chunk *c,
+					 uint32_t offset)
+{
+	return (struct sm_entry *)((char *)c + offset);
+}
+
+static inline uint32_t record_offset(const struct sm_chunk *c,
+				     const struct sm_entry *e)
+{
+	return (uint32_t)((const char *)e - (const char *)c);
+}
+
 static inline struct sm_entry *chunk_entry_at(const struct sm_chunk *c,
 					      size_t i)
 {
-	return (struct sm_entry *)((char *)c +
-				   chunk_leaves(c)[i / FANOUT].record[i % FANOUT]);
+	return record_at(c, chunk_leaves(c)[i / FANOUT].record[i % FANOUT]);
 }
 
 static inline const struct sm_entry *chunk_first(const struct sm_chunk *c)
@@ -257,17 +269,6 @@ static inline size_t records_span(const struct sm_entry *first,
 {
 	return (size_t)((const unsigned char *)last -
 			(const unsigned char *)first) + sm_entry_span(last);
-}
-
-static inline size_t common_prefix(const struct sm_entry *a,
-				   const struct sm_entry *b)
-{
-	const unsigned char *ka = sm_entry_key(a), *kb = sm_entry_key(b);
-	size_t n = a->klen < b->klen ? a->klen : b->klen, i = 0;
-
-	while (i < n && ka[i] == kb[i])
-		i++;
-	return i;
 }
 
 /* memcmp for the short runs a search compares, inline: 8 bytes a step,

@@ -105,12 +105,11 @@ size_t count_avx2(const uint64_t *p, uint64_t x)
 #endif
 
 /*
- * What the item a leaf position names costs a look-up: with @side
- * non-NULL, the @lines lines at @side + @side_stride * (leaf node) hold
- * the items of that node's 16 positions (a chunk's record offsets, a
- * level's page or chunk pointers).  They are fetched while the node is counted, so that
- * reading the item after the count does not wait for memory a second
- * time.
+ * Where the items of a tree's leaf positions are: with @side non-NULL,
+ * the @lines lines at @side + @side_stride * (leaf node) hold those of
+ * that node's 16 positions (a chunk's record offsets, a level's page or
+ * chunk pointers).  They are fetched while the node is counted, so that
+ * reading the item after the count does not wait for memory again.
  */
 struct leaf_items {
 	const char *side;
@@ -169,18 +168,10 @@ size_t tree_bound(const void *base, const struct sm_tree *t, size_t n,
 	       count((const uint64_t *)(at + t->leaf_off) + stride * block, x);
 }
 
-/* First position of chunk @c whose prefix is >= @x. */
+/* First position of chunk @c whose prefix is >= @x; the record offsets
+ * of the leaf node it counts are fetched. */
 static inline __attribute__((always_inline))
 size_t prefix_bound(const struct sm_chunk *c, uint64_t x, node_count_fn count)
-{
-	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count,
-			  NO_ITEMS);
-}
-
-/* The same, fetching the entry pointers of the leaf node it counts. */
-static inline __attribute__((always_inline))
-size_t prefix_bound_fetch(const struct sm_chunk *c, uint64_t x,
-			  node_count_fn count)
 {
 	return tree_bound(c, &c->tree, c->count, CHUNK_STRIDE, x, count,
 			  (struct leaf_items){
@@ -436,7 +427,7 @@ const struct sm_entry *find_bytewise(const struct snapmap_snapshot *snap,
 	if (against_shared(key, klen, chunk_shared(c), c->skip))
 		return NULL;	/* not among the chunk's keys */
 	kp = key_prefix(key, klen, c->skip);
-	pos = prefix_bound_fetch(c, kp, count);
+	pos = prefix_bound(c, kp, count);
 	if (pos == c->count || chunk_prefix_at(c, pos) != kp)
 		return NULL;
 	e = chunk_entry_at(c, pos);
