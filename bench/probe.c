@@ -15,8 +15,10 @@
  * The map holds N keys "key:%010u" (every 7th number) with 8-byte values,
  * built from one batch; keys and random numbers come from a fixed seed.
  * Each mode prints one line: the median time per operation over 7 rounds
- * (look, scan), per batch (batch), or once (put, build, mem).  Under
- * callgrind, collect the operation alone, e.g.
+ * (look, scan), per batch (batch), or once (put, build, mem), and how
+ * many operations it made: look and scan make 7 x COUNT, so divide
+ * callgrind's total by that.  Under callgrind, collect the operation
+ * alone, e.g.
  *
  *   valgrind --tool=callgrind --toggle-collect=snapmap_find \
  *       ./bench/snapprobe look 1000000 20000
@@ -156,7 +158,8 @@ static void look(struct snapmap *map, unsigned n, unsigned count)
 	}
 	if (found != ROUNDS * count)
 		die("look", -ENOENT);
-	printf("look N=%u: %.1f ns per look-up\n", n, median(t, ROUNDS));
+	printf("look N=%u: %.1f ns per look-up (%u look-ups)\n", n,
+	       median(t, ROUNDS), ROUNDS * count);
 	free(keys);
 }
 
@@ -201,8 +204,8 @@ static void scan(struct snapmap *map, unsigned n, unsigned count)
 		rcu_read_unlock();
 		t[r] = (now_ns() - t0) / count;
 	}
-	printf("scan N=%u: %.0f ns per scan of %d (checksum %" PRIu64 ")\n",
-	       n, median(t, ROUNDS), SCAN, sum);
+	printf("scan N=%u: %.0f ns per scan of %d (%u scans, checksum %"
+	       PRIu64 ")\n", n, median(t, ROUNDS), SCAN, ROUNDS * count, sum);
 }
 
 static void puts_(struct snapmap *map, unsigned n, unsigned count)
